@@ -1,0 +1,75 @@
+// A data set as training sees it: inputs x and targets y from two memory-mapped .npy files,
+// read a batch at a time into caller-owned staging buffers.
+//
+// Targets are either class ids (classification: cross_entropy, binary_cross_entropy with one
+// output) or float32 regression targets (mse: y is [N] or [N, T]).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "trainer/npy.hpp"
+
+namespace trainer {
+
+enum class TargetKind { class_ids, values };
+
+// How raw inputs become the model's input: out = (x * scale - mean) * inv_std.
+struct InputTransform {
+  float scale = 1.0f;
+  std::vector<float> mean;     // empty = no standardisation
+  std::vector<float> inv_std;
+};
+
+class Dataset {
+ public:
+  // Opens and cross-checks x and y (equal lengths, y shape). `classes` is checked for
+  // class ids (labels in [0, classes)); for values, `outputs` must equal y's row width.
+  // Throws Error::data naming the file at fault.
+  static Dataset open(const std::string& x_path, const std::string& y_path, TargetKind kind,
+                      std::int64_t outputs);
+
+  std::int64_t size() const;      // number of samples
+  std::int64_t width() const;     // input values per sample (shape[1:] flattened)
+  std::int64_t target_width() const;  // 1 for class ids
+  TargetKind target_kind() const { return kind_; }
+  const NpyArray& x() const { return x_; }
+  const NpyArray& y() const { return y_; }
+
+  // Gathers samples `rows` into x_out[n x width()] and either labels_out[n] (class ids) or
+  // targets_out[n x target_width()] (values); the unused pointer may be null.
+  void gather(std::span<const std::int64_t> rows, const InputTransform& transform, float* x_out,
+              std::int32_t* labels_out, float* targets_out) const;
+
+  // Full streamed checks before training: NaN/Inf in float inputs, labels out of range.
+  // Throws Error::data naming the file and the first offending row.
+  void check_values() const;
+
+  // Per-feature mean and 1/std over `rows` of x*scale (one streamed pass, float64 sums).
+  InputTransform standardize_stats(std::span<const std::int64_t> rows, float scale) const;
+
+ private:
+  NpyArray x_, y_;
+  TargetKind kind_ = TargetKind::class_ids;
+  std::int64_t outputs_ = 0;
+};
+
+// The order of samples in one epoch: file order, or a seeded shuffle that keeps reads mostly
+// sequential (blocks of consecutive rows in shuffled order, rows shuffled within a window).
+// Same (n, seed, epoch) gives the same order on every machine.
+std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::uint64_t epoch,
+                                      bool shuffle);
+// Writes the order into caller storage (no allocation); out.size() == n.
+void epoch_order_into(std::span<std::int64_t> out, std::uint64_t seed, std::uint64_t epoch,
+                      bool shuffle);
+
+// A fixed, seeded validation slice: returns {train_rows, validation_rows}, disjoint, sorted.
+struct Split {
+  std::vector<std::int64_t> train;
+  std::vector<std::int64_t> validation;
+};
+Split validation_split(std::int64_t n, double fraction, std::uint64_t seed);
+
+}  // namespace trainer

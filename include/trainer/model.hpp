@@ -1,0 +1,101 @@
+// The network: a stack of dense and dropout layers over flat parameter storage.
+//
+// Memory follows one size table (see plan_*): parameters, gradients and optimizer state are
+// parallel flat float spans with identical per-tensor offsets (ParamLayout); everything a
+// micro-batch step touches is carved from one caller-owned workspace sized by plan_train(b).
+// After bind(), train_micro_batch() and evaluate() allocate nothing.
+//
+// Eigen stays out of this header so that files including it compile quickly.
+//
+// Thread-safety: one Network per thread; GEMMs inside may use the configured thread count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "trainer/config.hpp"
+
+namespace trainer {
+
+// One tensor inside the flat parameter storage, in PyTorch Linear layout:
+// dense<i>.weight [out, in] row-major, then dense<i>.bias [out], layer after layer.
+struct TensorSlot {
+  std::string name;                 // "dense0.weight"
+  std::vector<std::int64_t> shape;  // [out, in] or [out]
+  std::int64_t offset = 0;          // in floats
+  std::int64_t count = 0;
+};
+
+struct ParamLayout {
+  std::vector<TensorSlot> tensors;
+  std::int64_t total = 0;  // floats
+};
+
+// A named line of a memory breakdown.
+struct MemoryItem {
+  std::string name;
+  std::uint64_t bytes = 0;
+};
+
+struct BatchStats {
+  double loss_sum = 0;        // sum over samples of the per-sample loss
+  std::int64_t correct = 0;   // classification: argmax == label (BCE: threshold 0.5)
+  std::int64_t samples = 0;
+};
+
+class Network {
+ public:
+  // Builds the layer stack for inputs of `input_width` values. Throws Error::usage naming
+  // /model/layers/<i> for an impossible stack (no dense layer, BCE with more than one output).
+  Network(const ModelConfig& config, std::int64_t input_width);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  const ParamLayout& layout() const;
+  std::int64_t input_width() const;
+  std::int64_t outputs() const;  // units of the last dense layer
+  Loss loss() const;
+
+  // Workspace bytes for training micro-batches of up to `batch` samples (activations kept for
+  // backward, backward scratch, dropout masks), one item per kind, 64-byte aligned sizes.
+  std::vector<MemoryItem> plan_train(std::int64_t batch) const;
+  // Workspace bytes for forward-only passes of up to `batch` samples.
+  std::vector<MemoryItem> plan_eval(std::int64_t batch) const;
+  static std::uint64_t total(const std::vector<MemoryItem>& items);
+
+  // Attaches storage. params/grads: layout().total floats each. train_ws: total(plan_train(max_train))
+  // bytes, 64-byte aligned; eval_ws likewise for plan_eval(max_eval) (may be empty if unused).
+  void bind(float* params, float* grads, std::span<std::byte> train_ws, std::int64_t max_train,
+            std::span<std::byte> eval_ws, std::int64_t max_eval);
+
+  // Seeded initialisation of the bound parameters (weights by config.init, biases 0).
+  void init_weights(std::uint64_t seed);
+
+  // Forward + backward on n <= max_train rows in training mode (dropout on, seeded by
+  // dropout_seed). ADDS grad_scale * (sum over rows of d loss_row / d params) into grads:
+  // with grad_scale = 1/B for an effective batch of B samples split over micro-batches, the
+  // accumulated gradient equals the gradient of the mean loss over the whole batch.
+  // labels: class ids (cross_entropy, binary_cross_entropy) or null; targets: [n, outputs]
+  // float values (mse) or null. Returns loss sum and accuracy counts of this forward pass.
+  BatchStats train_micro_batch(const float* x, const std::int32_t* labels, const float* targets,
+                               std::int64_t n, float grad_scale, std::uint64_t dropout_seed);
+
+  // Forward only, evaluation mode (no dropout), n <= max_eval rows. If outputs != null it
+  // receives [n, outputs()] model outputs (probabilities for classification losses, values
+  // for mse). labels/targets may be null (predict): loss and accuracy are then 0.
+  BatchStats evaluate(const float* x, const std::int32_t* labels, const float* targets,
+                      std::int64_t n, float* outputs);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// Sets the number of threads the GEMMs use (0 = all cores). Returns the number in effect.
+int set_compute_threads(int threads);
+
+}  // namespace trainer
