@@ -1,21 +1,90 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "trainer/error.hpp"
+#include "trainer/log.hpp"
 
 namespace trainer::cli {
+namespace {
+
+constexpr const char* kFooter = R"(Examples:
+  trainer fit                                   train the built-in digits demo
+  trainer fit --config run.json --epochs 5      train, overriding the config's epochs
+  trainer probe-batch --config run.json --ram 12G   what batch fits in 12 GiB, and why
+  trainer evaluate --config run.json --weights run.ckpt
+  trainer predict --weights run.ckpt --input x.npy --output p.npy
+  trainer inspect data/digits/train_x.npy --json
+  trainer validate --config run.json
+  trainer import digits.csv.gz --out data/digits
+
+Sizes (--ram) use binary units: 1G = 1GB = 1GiB = 1024^3 bytes.
+Exit codes: 0 ok, 1 runtime failure, 2 usage/config error, 3 data error,
+4 memory budget cannot be met, 5 training diverged, 130 interrupted.)";
+
+void report(const Error& e, const Globals& g) {
+  if (g.json) {
+    nlohmann::json out = {{"error", {{"message", e.what()}, {"where", e.where()}, {"fault", e.fault()},
+                                     {"valid", e.valid()}, {"exit_code", e.exit_code()}}}};
+    std::cout << out.dump() << std::endl;
+  }
+  if (log::format() == log::Format::json) {
+    log::error(e.what(), {{"event", "error"}, {"exit_code", e.exit_code()}, {"where", e.where()}});
+  } else {
+    std::cerr << "trainer: " << (e.code() == ExitCode::interrupted ? "" : "error: ") << e.what() << "\n";
+  }
+}
+
+}  // namespace
 
 int run(int argc, char** argv) {
-  CLI::App app{"trainer: train neural networks inside a RAM budget"};
-  app.set_version_flag("--version", TRAINER_VERSION);
+  CLI::App app{"trainer: trains neural networks (MLPs) on .npy data inside a RAM budget"};
+  app.set_version_flag("--version", std::string("trainer ") + TRAINER_VERSION);
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  app.fallthrough();  // common flags may follow the subcommand
+
+  Globals g;
+  app.add_option("--config", g.config, "Config file (default: ./trainer.json, else the built-in digits demo)");
+  app.add_option("--ram", g.ram, "Memory budget: 12G, 512M, 1.5GiB, bytes, auto or none (binary units)");
+  app.add_option("--threads", g.threads, "Compute threads (default: the config's, 0 there = all cores)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seed", g.seed, "Random seed (shuffling, initialisation, dropout, validation split)");
+  app.add_flag("--json", g.json, "Print one JSON object on stdout instead of text");
+  app.add_option("--log-format", g.log_format, "Log format on stderr")->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("-q,--quiet", g.quiet, "Only warnings and errors on stderr");
+
+  Action action;
+  add_fit(app, g, action);
+  add_probe_batch(app, g, action);
+  add_evaluate(app, g, action);
+  add_predict(app, g, action);
+  add_inspect(app, g, action);
+  add_validate(app, g, action);
+  add_import(app, g, action);
+  add_report(app, g, action);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    const int code = app.exit(e);
+    return code == 0 ? 0 : static_cast<int>(ExitCode::usage);
   }
-  return 0;
+  log::configure(g.log_format == "json" ? log::Format::json : log::Format::text, g.quiet);
+  if (!action) return static_cast<int>(ExitCode::usage);
+  try {
+    return action();
+  } catch (const Error& e) {
+    report(e, g);
+    return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    report(Error::budget("", "out of memory", "a larger --ram budget or a smaller batch"), g);
+    return static_cast<int>(ExitCode::budget);
+  } catch (const std::exception& e) {
+    report(Error::runtime("", std::string("internal error: ") + e.what()), g);
+    return static_cast<int>(ExitCode::runtime);
+  }
 }
 
 }  // namespace trainer::cli

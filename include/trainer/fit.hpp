@@ -1,0 +1,54 @@
+// Training: the epoch loop over effective batches made of micro-batches, with validation,
+// metrics, checkpoints, early stopping, interruption and the final test evaluation.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "trainer/config.hpp"
+
+namespace trainer {
+
+struct FitOptions {
+  std::string metrics_path;     // --metrics FILE.jsonl
+  std::string checkpoint_path;  // --checkpoint FILE
+  std::string resume_path;      // --resume FILE
+  std::string export_dir;       // --export-weights DIR
+  std::optional<std::int64_t> max_steps;  // stop after this many optimizer steps (trials)
+  // Behave as if SIGINT arrived after this many optimizer steps: a deterministic stand-in for
+  // the signal in tests of interrupt-and-resume.
+  std::optional<std::int64_t> interrupt_after_steps;
+};
+
+struct EpochMetrics {
+  std::int64_t epoch = 0;  // 1-based
+  double train_loss = 0;
+  std::optional<double> train_accuracy;
+  std::optional<double> val_loss;
+  std::optional<double> val_accuracy;
+  double lr = 0;
+  double seconds = 0;
+  double samples_per_second = 0;
+  std::int64_t batch_size = 0;
+  std::int64_t micro_batch = 0;
+};
+
+struct FitSummary {
+  std::vector<EpochMetrics> epochs;
+  std::optional<double> test_loss;
+  std::optional<double> test_accuracy;
+  std::int64_t batch_size = 0;
+  std::int64_t micro_batch = 0;
+  std::int64_t eval_batch = 0;
+  std::int64_t optimizer_steps = 0;
+  bool early_stopped = false;
+  std::uint64_t planned_bytes = 0;  // storage of the run
+};
+
+// Trains as the config says. Throws Error (data 3, budget 4, diverged 5, interrupted 130 after
+// the checkpoint is written, runtime 1 for output failures).
+FitSummary fit(const Config& config, const FitOptions& options);
+
+}  // namespace trainer

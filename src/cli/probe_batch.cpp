@@ -1,0 +1,73 @@
+// trainer probe-batch: the budget, its source, the chosen batch, the breakdown and the trials.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/run_config.hpp"
+#include "trainer/data_sets.hpp"
+#include "trainer/memory_search.hpp"
+#include "trainer/optimizer.hpp"
+
+namespace trainer::cli {
+
+void add_probe_batch(CLI::App& app, const Globals& g, Action& action) {
+  auto* sub = app.add_subcommand("probe-batch", "Memory budget, the largest batch that fits, the breakdown and the trials");
+  sub->footer("Example: trainer probe-batch --config configs/fashion-mnist-mlp.json --ram 12G --json");
+  sub->callback([&action, &g] {
+    action = [&g] {
+      Config config = load_run_config(g);
+      DataSets data = open_data(config, DataUse::train);
+      Network net(config.model, data.width);
+      Optimizer optimizer(config.optimizer);
+      set_compute_threads(static_cast<int>(config.training.threads));
+      RunShape shape;
+      shape.width = data.width;
+      shape.target_width = data.target_width;
+      shape.target_kind = target_kind(config.model.loss);
+      shape.train_rows = data.train.size();
+      shape.optimizer_state_per_param = optimizer.state_per_param();
+      const std::int64_t largest_eval = std::max({data.validation.size(), data.test.size(), std::int64_t{1}});
+      BatchSearch s = search_batches(config, net, shape, data.train.size(), largest_eval);
+      nlohmann::json breakdown = nlohmann::json::object();
+      for (const auto& item : s.breakdown) breakdown[item.name] = item.bytes;
+      nlohmann::json trials = nlohmann::json::array();
+      for (const auto& t : s.trials) {
+        trials.push_back({{"batch", t.batch}, {"predicted_bytes", t.predicted_bytes},
+                          {"measured_bytes", t.measured_bytes}, {"fits", t.fits}});
+      }
+      if (g.json) {
+        nlohmann::json out = {{"budget_bytes", s.budget_bytes}, {"budget_source", s.budget_source},
+                              {"batch_size", s.choice.effective}, {"micro_batch", s.choice.micro},
+                              {"eval_batch_size", s.choice.eval}, {"predicted_peak_bytes", s.predicted_peak},
+                              {"measured_peak_bytes", s.measured_peak}, {"breakdown", breakdown}, {"trials", trials}};
+        std::cout << out.dump(2) << std::endl;
+        return 0;
+      }
+      std::printf("budget       %s (%s)\n", s.budget_source == "none" ? "none" : format_bytes(s.budget_bytes).c_str(),
+                  s.budget_source.c_str());
+      std::printf("batch size   %lld (micro-batch %lld%s)\n", static_cast<long long>(s.choice.effective),
+                  static_cast<long long>(s.choice.micro), s.choice.accumulates() ? ", accumulating" : "");
+      std::printf("eval batch   %lld\n", static_cast<long long>(s.choice.eval));
+      std::printf("predicted    %s\n", format_bytes(s.predicted_peak).c_str());
+      if (s.measured_peak > 0) std::printf("measured     %s\n", format_bytes(s.measured_peak).c_str());
+      std::printf("\n%-34s %14s\n", "breakdown", "bytes");
+      for (const auto& item : s.breakdown) {
+        std::printf("  %-32s %14llu  %s\n", item.name.c_str(), static_cast<unsigned long long>(item.bytes),
+                    format_bytes(item.bytes).c_str());
+      }
+      if (!s.trials.empty()) {
+        std::printf("\n%-10s %14s %14s  %s\n", "trial", "predicted", "measured", "result");
+        for (const auto& t : s.trials) {
+          std::printf("  %-8lld %14s %14s  %s%s\n", static_cast<long long>(t.batch), format_bytes(t.predicted_bytes).c_str(),
+                      format_bytes(t.measured_bytes).c_str(), t.fits ? "fits" : "fails",
+                      t.note.empty() ? "" : (" (" + t.note + ")").c_str());
+        }
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace trainer::cli

@@ -1,0 +1,347 @@
+#include "trainer/fit.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <csignal>
+#include <unistd.h>
+
+#include "trainer/batch_choice.hpp"
+#include "trainer/checkpoint.hpp"
+#include "trainer/data_sets.hpp"
+#include "trainer/error.hpp"
+#include "trainer/evaluation.hpp"
+#include "trainer/interrupt.hpp"
+#include "trainer/log.hpp"
+#include "trainer/memory_search.hpp"
+#include "trainer/run_state.hpp"
+#include "trainer/weights_io.hpp"
+
+namespace trainer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// A different, reproducible dropout stream for every micro-batch of the run.
+std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t step, std::int64_t micro_index) {
+  std::uint64_t z = seed ^ (static_cast<std::uint64_t>(step) * 0x9E3779B97F4A7C15ULL) ^
+                    (static_cast<std::uint64_t>(micro_index) * 0xBF58476D1CE4E5B9ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// Output files must be writable before training starts, so a typo costs nothing.
+void check_output_folder(const std::string& file, const char* flag) {
+  if (file.empty()) return;
+  auto folder = std::filesystem::path(file).parent_path();
+  if (folder.empty()) folder = ".";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(folder, ec)) {
+    throw Error::runtime(std::string(flag) + " " + file, "folder " + folder.string() + " does not exist",
+                         "an existing, writable folder");
+  }
+  if (::access(folder.c_str(), W_OK) != 0) {
+    throw Error::runtime(std::string(flag) + " " + file, "folder " + folder.string() + " is not writable",
+                         "an existing, writable folder");
+  }
+}
+
+nlohmann::json to_json(const EpochMetrics& m) {
+  auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  return {{"epoch", m.epoch},
+          {"train_loss", m.train_loss},
+          {"train_accuracy", opt(m.train_accuracy)},
+          {"val_loss", opt(m.val_loss)},
+          {"val_accuracy", opt(m.val_accuracy)},
+          {"lr", m.lr},
+          {"seconds", m.seconds},
+          {"samples_per_second", m.samples_per_second},
+          {"batch_size", m.batch_size},
+          {"micro_batch", m.micro_batch}};
+}
+
+std::string epoch_line(const EpochMetrics& m, std::int64_t epochs) {
+  char buf[256];
+  int len = std::snprintf(buf, sizeof buf, "epoch %lld/%lld  loss %.4f", static_cast<long long>(m.epoch),
+                          static_cast<long long>(epochs), m.train_loss);
+  std::string s(buf, static_cast<std::size_t>(len));
+  auto add = [&s](const char* name, double v) {
+    char b[64];
+    int l = std::snprintf(b, sizeof b, "  %s %.4f", name, v);
+    s.append(b, static_cast<std::size_t>(l));
+  };
+  if (m.train_accuracy) add("accuracy", *m.train_accuracy);
+  if (m.val_loss) add("val_loss", *m.val_loss);
+  if (m.val_accuracy) add("val_accuracy", *m.val_accuracy);
+  len = std::snprintf(buf, sizeof buf, "  %.1fs  %.0f samples/s", m.seconds, m.samples_per_second);
+  s.append(buf, static_cast<std::size_t>(len));
+  return s;
+}
+
+// The monitored value of early stopping; lower is better after the sign flip.
+double monitored(const std::string& monitor, const EpochMetrics& m) {
+  if (monitor == "val_accuracy") return -m.val_accuracy.value_or(0);
+  if (monitor == "train_loss") return m.train_loss;
+  return m.val_loss.value_or(m.train_loss);
+}
+
+class MetricsFile {
+ public:
+  MetricsFile(const std::string& path, bool append) : path_(path) {
+    if (path.empty()) return;
+    out_.open(path, append ? std::ios::app : std::ios::trunc);
+    if (!out_) throw Error::runtime("--metrics " + path, "cannot open for writing", "a writable file path");
+  }
+  void write(const EpochMetrics& m) {
+    if (path_.empty()) return;
+    out_ << to_json(m).dump() << '\n';
+    out_.flush();
+    if (!out_) throw Error::runtime("--metrics " + path_, "cannot write (disk full?)");
+  }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+}  // namespace
+
+FitSummary fit(const Config& config, const FitOptions& options) {
+  check_output_folder(options.metrics_path, "--metrics");
+  check_output_folder(options.checkpoint_path, "--checkpoint");
+
+  std::optional<CheckpointData> resume;
+  if (!options.resume_path.empty()) {
+    resume = read_checkpoint(options.resume_path);
+    if (resume->config_hash != config_hash(config)) {
+      throw Error::data(options.resume_path, "checkpoint was made with a different model or optimizer config",
+                        "a checkpoint written by a run of " + config.source);
+    }
+  }
+  InputTransform saved;
+  if (resume) {
+    saved.scale = resume->x_scale;
+    saved.mean = resume->mean;
+    saved.inv_std = resume->inv_std;
+  }
+  DataSets data = open_data(config, DataUse::train, resume ? &saved : nullptr);
+  Network net(config.model, data.width);
+  Optimizer optimizer(config.optimizer);
+  const int threads = set_compute_threads(static_cast<int>(config.training.threads));
+
+  const std::int64_t n = data.train.size();
+  std::int64_t largest_eval = std::max(data.validation.size(), data.test.size());
+  RunShape shape;
+  shape.width = data.width;
+  shape.target_width = data.target_width;
+  shape.target_kind = target_kind(config.model.loss);
+  shape.train_rows = n;
+  shape.optimizer_state_per_param = optimizer.state_per_param();
+  BatchSearch search = search_batches(config, net, shape, n, largest_eval);
+  const BatchChoice batches = search.choice;
+  shape.micro_batch = batches.micro;
+  shape.eval_batch = batches.eval;
+  if (batches.accumulates()) {
+    log::info("batch " + std::to_string(batches.effective) + " does not fit at once: accumulating gradients over micro-batches of " +
+              std::to_string(batches.micro));
+  }
+
+  RunState st = allocate_run(net, shape, &optimizer);
+  if (resume) {
+    if (resume->params.size() != st.params.size() || resume->optimizer_state.size() != st.opt_state.size() ||
+        resume->input_width != data.width) {
+      throw Error::data(options.resume_path, "checkpoint does not match the model's parameter layout");
+    }
+    std::copy(resume->params.begin(), resume->params.end(), st.params.begin());
+    std::copy(resume->optimizer_state.begin(), resume->optimizer_state.end(), st.opt_state.begin());
+    optimizer.set_steps(resume->optimizer_steps);
+  } else if (!config.model.init_from.empty()) {
+    import_weights(config.model.init_from, net.layout(), st.params);
+  } else {
+    net.init_weights(config.training.seed);
+  }
+
+  const std::int64_t epochs = config.training.epochs;
+  const std::int64_t B = batches.effective;
+  const std::int64_t steps_per_epoch = config.data.drop_remainder ? n / B : (n + B - 1) / B;
+  const bool has_accuracy = config.model.loss != Loss::mse;
+  const auto& es = config.training.early_stopping;
+
+  CheckpointData ck;
+  ck.config_json = config.canonical_json;
+  ck.config_hash = config_hash(config);
+  ck.input_width = data.width;
+  ck.seed = config.training.seed;
+  ck.x_scale = data.transform.scale;
+  ck.mean = data.transform.mean;
+  ck.inv_std = data.transform.inv_std;
+  ck.best_metric = std::numeric_limits<double>::infinity();
+  std::int64_t start_epoch = 0, skip_batches = 0;
+  if (resume) {
+    start_epoch = resume->epochs_done;
+    skip_batches = resume->batches_done;
+    ck.best_metric = resume->best_metric;
+    ck.bad_epochs = resume->bad_epochs;
+    ck.best_epoch = resume->best_epoch;
+  }
+  auto save = [&](std::int64_t epochs_done, std::int64_t batches_done) {
+    if (options.checkpoint_path.empty()) return;
+    ck.epochs_done = epochs_done;
+    ck.batches_done = batches_done;
+    ck.optimizer_steps = optimizer.steps();
+    write_checkpoint(options.checkpoint_path, {&ck, st.params, st.opt_state});
+  };
+
+  FitSummary summary;
+  summary.batch_size = B;
+  summary.micro_batch = batches.micro;
+  summary.eval_batch = batches.eval;
+  summary.planned_bytes = st.storage.size();
+  MetricsFile metrics(options.metrics_path, resume.has_value());
+  log::info("training " + std::to_string(n) + " samples, " + std::to_string(net.layout().total) +
+                " parameters, batch " + std::to_string(B) + " (micro-batch " + std::to_string(batches.micro) +
+                "), " + std::to_string(threads) + " threads",
+            {{"event", "start"}, {"samples", n}, {"parameters", net.layout().total}, {"batch_size", B},
+             {"micro_batch", batches.micro}, {"eval_batch", batches.eval}, {"threads", threads}});
+
+  InterruptGuard interrupts;
+  const float* no_targets = nullptr;
+  for (std::int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
+    const bool resumed_epoch = resume && epoch == start_epoch && skip_batches > 0;
+    double loss_sum = resumed_epoch ? resume->epoch_loss_sum : 0.0;
+    std::int64_t correct = resumed_epoch ? resume->epoch_correct : 0;
+    std::int64_t samples = resumed_epoch ? resume->epoch_samples : 0;
+    const double seconds_before = resumed_epoch ? resume->epoch_seconds : 0.0;
+    const std::int64_t first_batch = epoch == start_epoch ? skip_batches : 0;
+    const auto t0 = Clock::now();
+    epoch_order_into(st.order, config.training.seed, static_cast<std::uint64_t>(epoch), config.data.shuffle);
+    log::Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs), n);
+    double lr = 0;
+    for (std::int64_t step = first_batch; step < steps_per_epoch; ++step) {
+      const std::int64_t begin = step * B;
+      const std::int64_t bk = std::min(B, n - begin);
+      std::memset(st.grads.data(), 0, st.grads.size_bytes());
+      double step_loss = 0;
+      std::int64_t micro_index = 0;
+      for (std::int64_t m = begin; m < begin + bk; m += batches.micro, ++micro_index) {
+        const std::int64_t count = std::min(batches.micro, begin + bk - m);
+        const Staging& sg = st.staging[static_cast<std::size_t>(micro_index % kPrefetchDepth)];
+        for (std::int64_t i = 0; i < count; ++i) {
+          sg.rows[static_cast<std::size_t>(i)] = data.train.rows[static_cast<std::size_t>(st.order[static_cast<std::size_t>(m + i)])];
+        }
+        std::span<const std::int64_t> rows{sg.rows.data(), static_cast<std::size_t>(count)};
+        std::int32_t* labels = sg.labels.empty() ? nullptr : sg.labels.data();
+        float* targets = sg.targets.empty() ? nullptr : sg.targets.data();
+        data.train.data->gather(rows, data.transform, sg.x.data(), labels, targets);
+        BatchStats s = net.train_micro_batch(sg.x.data(), labels, targets ? targets : no_targets, count,
+                                             1.0f / static_cast<float>(bk),
+                                             dropout_seed(config.training.seed, optimizer.steps(), micro_index));
+        step_loss += s.loss_sum;
+        correct += s.correct;
+      }
+      if (!std::isfinite(step_loss)) {
+        throw Error::diverged("epoch " + std::to_string(epoch + 1) + ", step " + std::to_string(step + 1),
+                              "the training loss is " + std::string(std::isnan(step_loss) ? "NaN" : "infinite"),
+                              "lower the learning rate (/optimizer/lr) or scale the inputs (/data/x_scale, /data/normalize)");
+      }
+      loss_sum += step_loss;
+      samples += bk;
+      lr = scheduled_lr(config.optimizer, config.schedule, epochs,
+                        static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(steps_per_epoch));
+      optimizer.step(st.params, st.grads, lr);
+      progress.update(samples, static_cast<double>(samples) / std::max(1e-9, seconds_since(t0)));
+      if (options.max_steps && optimizer.steps() >= *options.max_steps) break;
+      if (options.interrupt_after_steps && optimizer.steps() == *options.interrupt_after_steps) raise(SIGINT);
+      if (InterruptGuard::pending() != 0) {
+        progress.done();
+        ck.epoch_loss_sum = loss_sum;
+        ck.epoch_correct = correct;
+        ck.epoch_samples = samples;
+        ck.epoch_seconds = seconds_before + seconds_since(t0);
+        save(epoch, step + 1);
+        throw Error::interrupted("fit", std::string("interrupted by ") +
+                                            (InterruptGuard::pending() == SIGTERM ? "SIGTERM" : "SIGINT") +
+                                            (options.checkpoint_path.empty() ? "" : "; checkpoint written to " + options.checkpoint_path));
+      }
+    }
+    progress.done();
+    const double train_seconds = seconds_before + seconds_since(t0);
+    EpochMetrics m;
+    m.epoch = epoch + 1;
+    m.train_loss = samples > 0 ? loss_sum / static_cast<double>(samples) : 0.0;
+    if (has_accuracy) m.train_accuracy = samples > 0 ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0;
+    if (data.validation.present()) {
+      EvalResult v = evaluate_rows(net, data.validation, data.transform, st.eval_staging, batches.eval);
+      m.val_loss = v.loss;
+      if (has_accuracy) m.val_accuracy = v.accuracy;
+    }
+    m.lr = lr;
+    m.seconds = train_seconds;
+    m.samples_per_second = train_seconds > 0 ? static_cast<double>(samples) / train_seconds : 0.0;
+    m.batch_size = B;
+    m.micro_batch = batches.micro;
+    summary.epochs.push_back(m);
+    metrics.write(m);
+    nlohmann::json fields = to_json(m);
+    fields["event"] = "epoch";
+    log::info(epoch_line(m, epochs), fields);
+
+    bool stop = options.max_steps && optimizer.steps() >= *options.max_steps;
+    if (es.enabled) {
+      const double value = monitored(es.monitor, m);
+      if (value < ck.best_metric - es.min_delta) {
+        ck.best_metric = value;
+        ck.bad_epochs = 0;
+        ck.best_epoch = epoch + 1;
+      } else if (++ck.bad_epochs > es.patience) {
+        log::info("early stopping: " + es.monitor + " has not improved for " + std::to_string(ck.bad_epochs) +
+                  " epochs (best at epoch " + std::to_string(ck.best_epoch) + ")");
+        summary.early_stopped = true;
+        stop = true;
+      }
+    }
+    ck.epoch_loss_sum = 0;
+    ck.epoch_correct = 0;
+    ck.epoch_samples = 0;
+    ck.epoch_seconds = 0;
+    save(epoch + 1, 0);
+    if (InterruptGuard::pending() != 0) {
+      throw Error::interrupted("fit", "interrupted at the end of epoch " + std::to_string(epoch + 1) +
+                                          (options.checkpoint_path.empty() ? "" : "; checkpoint written to " + options.checkpoint_path));
+    }
+    if (stop) break;
+  }
+  summary.optimizer_steps = optimizer.steps();
+
+  if (data.test.present()) {
+    EvalResult t = evaluate_rows(net, data.test, data.transform, st.eval_staging, batches.eval);
+    summary.test_loss = t.loss;
+    if (has_accuracy) summary.test_accuracy = t.accuracy;
+    char buf[128];
+    if (has_accuracy) {
+      std::snprintf(buf, sizeof buf, "test  loss %.4f  accuracy %.4f  (%lld samples)", t.loss, t.accuracy,
+                    static_cast<long long>(t.samples));
+    } else {
+      std::snprintf(buf, sizeof buf, "test  loss %.4f  (%lld samples)", t.loss, static_cast<long long>(t.samples));
+    }
+    log::info(buf, {{"event", "test"}, {"test_loss", t.loss},
+                    {"test_accuracy", has_accuracy ? nlohmann::json(t.accuracy) : nlohmann::json(nullptr)}});
+  }
+  if (!options.export_dir.empty()) {
+    export_weights(options.export_dir, net.layout(), st.params);
+    log::info("weights written to " + options.export_dir);
+  }
+  return summary;
+}
+
+}  // namespace trainer

@@ -1,0 +1,39 @@
+#include "trainer/run_state.hpp"
+
+namespace trainer {
+namespace {
+
+Staging carve_staging(Storage& storage, std::int64_t batch, const RunShape& s) {
+  Staging st;
+  const auto b = static_cast<std::uint64_t>(batch);
+  st.x = storage.take_array<float>(b * static_cast<std::uint64_t>(s.width));
+  if (s.target_kind == TargetKind::class_ids) {
+    st.labels = storage.take_array<std::int32_t>(b);
+  } else {
+    st.targets = storage.take_array<float>(b * static_cast<std::uint64_t>(s.target_width));
+  }
+  st.rows = storage.take_array<std::int64_t>(b);
+  return st;
+}
+
+}  // namespace
+
+RunState allocate_run(Network& net, const RunShape& shape, Optimizer* optimizer) {
+  const auto items = plan_storage(net, shape);
+  RunState st;
+  st.storage = Storage(Network::total(items));
+  const auto p = static_cast<std::uint64_t>(net.layout().total);
+  st.params = st.storage.take_array<float>(p);
+  st.grads = st.storage.take_array<float>(p);
+  st.opt_state = st.storage.take_array<float>(p * static_cast<std::uint64_t>(shape.optimizer_state_per_param));
+  auto train_ws = st.storage.take(Network::total(net.plan_train(shape.micro_batch)));
+  auto eval_ws = st.storage.take(Network::total(net.plan_eval(shape.eval_batch)));
+  for (auto& s : st.staging) s = carve_staging(st.storage, shape.micro_batch, shape);
+  st.eval_staging = carve_staging(st.storage, shape.eval_batch, shape);
+  st.order = st.storage.take_array<std::int64_t>(static_cast<std::uint64_t>(shape.train_rows));
+  net.bind(st.params.data(), st.grads.data(), train_ws, shape.micro_batch, eval_ws, shape.eval_batch);
+  if (optimizer != nullptr) optimizer->bind_state(st.opt_state);
+  return st;
+}
+
+}  // namespace trainer
