@@ -127,11 +127,19 @@ Config load_config_text(const std::string& text, const std::string& source,
 // (configs/digits-mlp.json of the installed or source tree). Returns the path chosen.
 std::string default_config_path();
 
-// FNV-1a 64 of canonical_json, used by checkpoints to refuse a config they were not made for.
+// Used by checkpoints to refuse a config they were not made for: FNV-1a 64 over the compact
+// JSON dump of only the settings that make weights or optimizer state incompatible, with
+// defaults filled in: {"model": {"layers": [...], "loss": ...}, "optimizer": {"type": ...},
+// "data": {"x_scale": ..., "normalize": ...}}. Key order in the file, paths, lr, epochs,
+// batch sizes, memory and other run settings do not change it, so a run may be resumed with
+// a different budget or schedule.
 std::uint64_t config_hash(const Config& config);
 
 const char* to_string(Activation a);
 const char* to_string(Loss l);
 const char* to_string(OptimizerConfig::Type t);
+const char* to_string(Init i);
+const char* to_string(Normalize n);
+const char* to_string(ScheduleConfig::Type t);
 
 }  // namespace trainer
