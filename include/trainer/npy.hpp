@@ -87,10 +87,11 @@ class NpyArray {
 };
 
 // Streamed statistics of a whole array (inspect): float64 accumulation.
+// min, max and mean are over the non-NaN values (all 0 when there are none).
 struct NpyStats {
   double min = 0, max = 0, mean = 0;
   std::uint64_t nan_count = 0;
-  std::uint64_t finite_count = 0;
+  std::uint64_t finite_count = 0;  // values that are neither NaN nor infinite
 };
 NpyStats compute_stats(const NpyArray& array);
 

@@ -1,0 +1,249 @@
+// NpyArray: a read-only memory map of a validated .npy file and the typed readers over it.
+//
+// The header is parsed and its data extent checked against the file size before any element is
+// read, so every access below stays inside [base_, base_ + size_).
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "npy_convert.hpp"
+#include "trainer/error.hpp"
+#include "trainer/npy.hpp"
+
+namespace trainer {
+namespace {
+
+using npy_detail::dispatch;
+using npy_detail::load_as;
+
+bool needs_swap(const NpyHeader& h) {
+  return h.item_size > 1 && h.big_endian != (std::endian::native == std::endian::big);
+}
+
+// Column-major strides (in elements) of every axis: element (i0, i1, ...) of a Fortran-ordered
+// array is stored at sum_k i_k * strides[k].
+std::array<std::uint64_t, 32> fortran_strides(const std::vector<std::int64_t>& shape) {
+  std::array<std::uint64_t, 32> strides{};
+  std::uint64_t s = 1;
+  for (std::size_t k = 0; k < shape.size(); ++k) {
+    strides[k] = s;
+    s *= static_cast<std::uint64_t>(shape[k] == 0 ? 1 : shape[k]);
+  }
+  return strides;
+}
+
+// Converts one row of a Fortran-ordered array: element j (C order over the trailing axes) of
+// row r is at r + sum_{k>=1} idx_k * strides[k]; an odometer walks idx without divisions.
+template <typename T>
+void gather_fortran_row(const std::uint8_t* data, std::uint64_t item, bool swap,
+                        const std::vector<std::int64_t>& shape, const std::array<std::uint64_t, 32>& strides,
+                        std::int64_t row, std::int64_t width, float* out) {
+  std::array<std::int64_t, 32> idx{};
+  const std::size_t nd = shape.size();
+  std::uint64_t pos = static_cast<std::uint64_t>(row);
+  for (std::int64_t j = 0; j < width; ++j) {
+    out[j] = load_as<T, float>(data + pos * item, swap);
+    for (std::size_t k = nd - 1; k >= 1; --k) {
+      if (++idx[k] < shape[k]) {
+        pos += strides[k];
+        break;
+      }
+      pos -= strides[k] * static_cast<std::uint64_t>(idx[k] - 1);
+      idx[k] = 0;
+    }
+  }
+}
+
+template <typename T>
+void gather_rows(const NpyHeader& h, const std::uint8_t* data, std::span<const std::int64_t> rows,
+                 std::int64_t width, float* out) {
+  const bool swap = needs_swap(h);
+  const std::uint64_t item = h.item_size;
+  const auto w = static_cast<std::size_t>(width);
+  if (!h.fortran_order || h.shape.size() <= 1) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const std::uint8_t* src = data + static_cast<std::uint64_t>(rows[i]) * w * item;
+      float* dst = out + i * w;
+      if constexpr (std::is_same_v<T, float>) {
+        if (!swap) {
+          std::memcpy(dst, src, w * sizeof(float));
+          continue;
+        }
+      }
+      for (std::size_t j = 0; j < w; ++j) dst[j] = load_as<T, float>(src + j * item, swap);
+    }
+    return;
+  }
+  const auto strides = fortran_strides(h.shape);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    gather_fortran_row<T>(data, item, swap, h.shape, strides, rows[i], width, out + i * w);
+}
+
+std::size_t page_size() {
+  static const auto size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+}  // namespace
+
+NpyArray NpyArray::open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error::data(path, std::string("cannot open: ") + std::strerror(errno), "a readable .npy file");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw Error::data(path, std::string("cannot stat: ") + std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error::data(path, S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file",
+                      "a .npy file");
+  }
+  NpyArray array;
+  array.path_ = path;
+  array.size_ = static_cast<std::uint64_t>(st.st_size);
+  if (array.size_ > 0) {
+    void* p = ::mmap(nullptr, array.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      int err = errno;
+      ::close(fd);
+      throw Error::data(path, std::string("cannot memory-map: ") + std::strerror(err));
+    }
+    array.base_ = static_cast<const std::uint8_t*>(p);
+  }
+  ::close(fd);  // the mapping keeps the file open
+  array.header_ = parse_npy_header(array.base_, array.size_, path);  // ~NpyArray unmaps on throw
+  return array;
+}
+
+NpyArray::NpyArray(NpyArray&& other) noexcept
+    : path_(std::move(other.path_)),
+      header_(std::move(other.header_)),
+      base_(std::exchange(other.base_, nullptr)),
+      size_(std::exchange(other.size_, 0)) {}
+
+NpyArray& NpyArray::operator=(NpyArray&& other) noexcept {
+  if (this != &other) {
+    if (base_ != nullptr) ::munmap(const_cast<std::uint8_t*>(base_), size_);
+    path_ = std::move(other.path_);
+    header_ = std::move(other.header_);
+    base_ = std::exchange(other.base_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+NpyArray::~NpyArray() {
+  if (base_ != nullptr) ::munmap(const_cast<std::uint8_t*>(base_), size_);
+}
+
+std::int64_t NpyArray::rows() const {
+  if (header_.shape.empty())
+    throw Error::data(path_, "0-d array (shape ()) where samples are expected", "an array of shape (N, ...)");
+  return header_.shape[0];
+}
+
+std::int64_t NpyArray::row_width() const {
+  std::int64_t width = 1;
+  for (std::size_t k = 1; k < header_.shape.size(); ++k) width *= header_.shape[k];
+  return width;
+}
+
+double NpyArray::element(std::uint64_t i) const {
+  if (i >= header_.count)
+    throw Error::runtime(path_, "element index " + std::to_string(i) + " out of range",
+                         "below " + std::to_string(header_.count));
+  std::uint64_t pos = i;
+  if (header_.fortran_order && header_.shape.size() > 1) {
+    const auto strides = fortran_strides(header_.shape);
+    pos = 0;
+    for (std::size_t k = header_.shape.size(); k-- > 0;) {
+      const auto dim = static_cast<std::uint64_t>(header_.shape[k]);
+      pos += (i % dim) * strides[k];
+      i /= dim;
+    }
+  }
+  const std::uint8_t* p = base_ + header_.data_offset + pos * header_.item_size;
+  const bool swap = needs_swap(header_);
+  return dispatch(header_.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return load_as<T, double>(p, swap);
+  });
+}
+
+void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float scale,
+                          std::span<const float> mean, std::span<const float> inv_std) const {
+  const std::int64_t n = this->rows();
+  const std::int64_t width = row_width();
+  if (mean.size() != inv_std.size() || (!mean.empty() && mean.size() != static_cast<std::size_t>(width)))
+    throw Error::runtime(path_, "standardisation statistics have " + std::to_string(mean.size()) +
+                                    " features", std::to_string(width) + " features");
+  for (std::int64_t r : rows)
+    if (r < 0 || r >= n)
+      throw Error::runtime(path_, "row " + std::to_string(r) + " out of range", "rows below " + std::to_string(n));
+  const std::uint8_t* data = base_ + header_.data_offset;
+  dispatch(header_.dtype, [&](auto tag) {
+    gather_rows<typename decltype(tag)::type>(header_, data, rows, width, out);
+  });
+  if (scale == 1.0f && mean.empty()) return;
+  const auto w = static_cast<std::size_t>(width);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    float* row = out + i * w;
+    if (mean.empty()) {
+      for (std::size_t j = 0; j < w; ++j) row[j] *= scale;
+    } else {
+      for (std::size_t j = 0; j < w; ++j) row[j] = (row[j] * scale - mean[j]) * inv_std[j];
+    }
+  }
+}
+
+void NpyArray::gather_labels(std::span<const std::int64_t> rows, std::int32_t* out, std::int64_t classes) const {
+  const std::int64_t n = this->rows();
+  if (row_width() != 1)
+    throw Error::data(path_, "labels must hold one value per row, got " + std::to_string(row_width()),
+                      "shape (N,) or (N, 1)");
+  const std::uint8_t* data = base_ + header_.data_offset;
+  const bool swap = needs_swap(header_);
+  const std::uint64_t item = header_.item_size;
+  dispatch(header_.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const std::int64_t r = rows[i];
+      if (r < 0 || r >= n)
+        throw Error::runtime(path_, "row " + std::to_string(r) + " out of range", "rows below " + std::to_string(n));
+      const double v = load_as<T, double>(data + static_cast<std::uint64_t>(r) * item, swap);
+      if (!(v >= 0.0 && v < static_cast<double>(classes)) || v != std::floor(v))
+        throw Error::data(path_, "row " + std::to_string(r) + ": label " + std::to_string(v) +
+                                     " is not a class id", "integers in [0, " + std::to_string(classes) + ")");
+      out[i] = static_cast<std::int32_t>(v);
+    }
+  });
+}
+
+void NpyArray::release_rows(std::int64_t begin, std::int64_t end) const {
+  // Rows are contiguous only in C order (or 1-D); a Fortran row is spread over the file.
+  if (base_ == nullptr || header_.shape.empty() || (header_.fortran_order && header_.shape.size() > 1)) return;
+  if (begin < 0) begin = 0;
+  if (end > header_.shape[0]) end = header_.shape[0];
+  if (begin >= end) return;
+  const std::uint64_t row_bytes = static_cast<std::uint64_t>(row_width()) * header_.item_size;
+  const std::uint64_t first = header_.data_offset + static_cast<std::uint64_t>(begin) * row_bytes;
+  const std::uint64_t last = header_.data_offset + static_cast<std::uint64_t>(end) * row_bytes;
+  const std::uint64_t page = page_size();
+  // Only whole pages: a partly consumed page may still hold rows the reader needs next.
+  const std::uint64_t from = (first + page - 1) / page * page;
+  const std::uint64_t to = last / page * page;
+  if (from >= to) return;
+  ::madvise(const_cast<std::uint8_t*>(base_) + from, to - from, MADV_DONTNEED);
+}
+
+}  // namespace trainer
