@@ -101,3 +101,31 @@ TEST_CASE("a trial does not write the parent's buffered output twice", "[trial]"
   CHECK(r.fits);
   CHECK(text == "once");
 }
+
+TEST_CASE("a trial under a lower inherited hard data limit is clamped to it, not refused", "[trial]") {
+  TrialResult outer = run_trial(512 * MiB, 20s, [] {
+    // Without CAP_SYS_RESOURCE a hard limit cannot be raised: shed root's capabilities.
+    if (geteuid() == 0 && setuid(65534) != 0) throw Error::runtime("setuid", std::strerror(errno));
+    TrialResult fits = run_trial(1024 * MiB, 10s, [] {
+      std::vector<char> block(64 * MiB);
+      touch(block);
+    });
+    if (!fits.fits) throw Error::runtime("inner trial below the inherited limit", fits.reason);
+    TrialResult too_big = run_trial(1024 * MiB, 10s, [] {
+      std::vector<char> block(700 * MiB);
+      touch(block);
+    });
+    if (too_big.fits) throw Error::runtime("inner trial above the inherited limit", "it fitted");
+  });
+  INFO(outer.reason);
+  CHECK(outer.fits);
+}
+
+TEST_CASE("the data limit for an anonymous budget adds reserved memory and thread stacks", "[trial]") {
+  ProcessMemory now;
+  now.rss_anon = 10 * MiB;
+  now.vm_data = 30 * MiB;  // 20 MiB reserved beyond what is resident
+  CHECK(data_limit_for(100 * MiB, now, 2, 8 * MiB) == 100 * MiB + 20 * MiB + 16 * MiB);
+  CHECK(data_limit_for(100 * MiB, now, 0, 8 * MiB) == 120 * MiB);
+  CHECK(default_thread_stack_bytes() >= 64 * 1024);
+}

@@ -34,6 +34,8 @@
 #include <functional>
 #include <string>
 
+#include "trainer/system_probe.hpp"
+
 namespace trainer {
 
 struct TrialResult {
@@ -53,7 +55,21 @@ struct TrialResult {
 };
 
 // REQUIRES: limit_bytes > 0; timeout > 0. Blocks until the child has ended and been reaped.
+// A limit above an inherited hard RLIMIT_DATA is lowered to it (only root could raise it).
 TrialResult run_trial(std::uint64_t limit_bytes, std::chrono::milliseconds timeout,
                       const std::function<void()>& work);
+
+// RLIMIT_DATA caps virtual private memory, the budget caps resident anonymous memory. The
+// RLIMIT_DATA under which a child can reach `anon_budget` resident anonymous bytes: the budget
+// plus what VmData already holds beyond RssAnon (`now`, read just before the trial: reserved,
+// untouched heap and stacks) plus the stacks of threads the child will create (each OpenMP
+// worker reserves a whole stack; measured here: 2 threads add 8 MiB of VmData while adding
+// almost nothing resident, and libgomp exits with "Thread creation failed" when that does not
+// fit).
+std::uint64_t data_limit_for(std::uint64_t anon_budget, const ProcessMemory& now, int new_threads,
+                             std::uint64_t thread_stack_bytes);
+// Stack size of a thread created with default attributes (RLIMIT_STACK at start-up, usually
+// 8 MiB); libgomp uses it unless OMP_STACKSIZE says otherwise.
+std::uint64_t default_thread_stack_bytes();
 
 }  // namespace trainer

@@ -8,13 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <algorithm>
+#include <limits>
 #include <new>
 
 #include "trainer/error.hpp"
@@ -109,7 +110,14 @@ void write_all(int fd, const char* data, std::size_t size) {
 
   int code = 0;
   char message[512] = "";
-  struct rlimit data_limit {static_cast<rlim_t>(limit_bytes), static_cast<rlim_t>(limit_bytes)};
+  // Under an inherited hard limit (prlimit --data, ulimit -d) only root may raise it, and the
+  // child cannot use more than it anyway: clamp instead of failing every trial.
+  struct rlimit inherited {};
+  rlim_t wanted = static_cast<rlim_t>(limit_bytes);
+  if (getrlimit(RLIMIT_DATA, &inherited) == 0 && inherited.rlim_max != RLIM_INFINITY &&
+      inherited.rlim_max < wanted)
+    wanted = inherited.rlim_max;
+  struct rlimit data_limit {wanted, wanted};
   if (setrlimit(RLIMIT_DATA, &data_limit) != 0) {
     code = 1;
     std::snprintf(message, sizeof message, "setrlimit(RLIMIT_DATA) failed: %s", std::strerror(errno));
@@ -190,6 +198,26 @@ std::string signal_reason(int sig) {
 }
 
 }  // namespace
+
+std::uint64_t default_thread_stack_bytes() {
+  pthread_attr_t attr;
+  std::size_t size = 0;
+  if (pthread_attr_init(&attr) == 0) {
+    pthread_attr_getstacksize(&attr, &size);
+    pthread_attr_destroy(&attr);
+  }
+  return size;
+}
+
+std::uint64_t data_limit_for(std::uint64_t anon_budget, const ProcessMemory& now, int new_threads,
+                             std::uint64_t thread_stack_bytes) {
+  const std::uint64_t reserved = now.vm_data > now.rss_anon ? now.vm_data - now.rss_anon : 0;
+  const std::uint64_t stacks =
+      static_cast<std::uint64_t>(new_threads > 0 ? new_threads : 0) * thread_stack_bytes;
+  const std::uint64_t extra = reserved + stacks;
+  constexpr std::uint64_t most = std::numeric_limits<std::uint64_t>::max();
+  return anon_budget > most - extra ? most : anon_budget + extra;
+}
 
 TrialResult run_trial(std::uint64_t limit_bytes, std::chrono::milliseconds timeout,
                       const std::function<void()>& work) {
