@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <limits>
 
 #include "trainer/memory_plan.hpp"
@@ -19,9 +18,9 @@ TEST_CASE("a training plan lists every item with its bytes", "[plan]") {
   MemoryPlan plan = make_train_plan(in);
 
   const std::vector<std::pair<std::string, std::uint64_t>> expected = {
-      {"parameters", 4032}, {"gradients", 4032},  {"optimizer_state", 8064},
-      {"activations", 6400}, {"backward_scratch", 1280}, {"staging", 1536},
-      {"eval_buffers", 2048}, {"gemm_scratch", 20000}, {"runtime_baseline", 5'000'000}};
+      {"parameters", 4032},   {"gradients", 4032},        {"optimizer_state", 8064},
+      {"activations", 6400},  {"backward_scratch", 1280}, {"staging", 1536},
+      {"eval_buffers", 2048}, {"gemm_scratch", 20000},    {"runtime_baseline", 5'000'000}};
   REQUIRE(plan.items().size() == expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
     CHECK(plan.items()[i].name == expected[i].first);
@@ -57,12 +56,12 @@ TEST_CASE("largest_fitting finds the largest batch under the budget", "[plan]") 
     ++calls;
     return static_cast<std::uint64_t>(1000 + 100 * b);
   };
-  CHECK(largest_fitting(1, 4096, bytes_for, 5000) == 40);   // 1000 + 100*40 = 5000
-  CHECK(calls <= 14);                                         // log2(4096) + 2
+  CHECK(largest_fitting(1, 4096, bytes_for, 5000) == 40);  // 1000 + 100*40 = 5000
+  CHECK(calls <= 14);                                      // log2(4096) + 2
   CHECK(largest_fitting(1, 4096, bytes_for, 5099) == 40);
   CHECK(largest_fitting(1, 4096, bytes_for, 5100) == 41);
   CHECK(largest_fitting(1, 30, bytes_for, 1'000'000) == 30);  // hi fits
   CHECK(largest_fitting(1, 4096, bytes_for, 1099) == 0);      // not even lo
   CHECK(largest_fitting(1, 4096, bytes_for, 1100) == 1);
-  CHECK(largest_fitting(5, 4, bytes_for, 1'000'000) == 0);    // empty range
+  CHECK(largest_fitting(5, 4, bytes_for, 1'000'000) == 0);  // empty range
 }

@@ -1,7 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
@@ -39,8 +38,9 @@ TEST_CASE("meminfo and status fields are read in bytes", "[budget]") {
   CHECK_FALSE(parse_kb_field(info, "Mem"));  // a prefix of a key is not the key
 
   FakeSystemProbe p;
-  p.status = "VmHWM:\t 900 kB\nVmRSS:\t 800 kB\nRssAnon:\t 500 kB\nRssFile:\t 300 kB\n"
-             "VmData:\t 2000 kB\nVmSize:\t 9000 kB\n";
+  p.status =
+      "VmHWM:\t 900 kB\nVmRSS:\t 800 kB\nRssAnon:\t 500 kB\nRssFile:\t 300 kB\n"
+      "VmData:\t 2000 kB\nVmSize:\t 9000 kB\n";
   ProcessMemory pm = process_memory(p);
   CHECK(pm.vm_hwm == 900 * 1024);
   CHECK(pm.vm_rss == 800 * 1024);
@@ -65,8 +65,8 @@ void put(const std::filesystem::path& path, const std::string& text) {
 }  // namespace
 
 TEST_CASE("the real probe reads a copied tree under configurable roots", "[budget]") {
-  const auto root = std::filesystem::temp_directory_path() /
-                    ("trainer-probe-" + std::to_string(::getpid()));
+  const auto root =
+      std::filesystem::temp_directory_path() / ("trainer-probe-" + std::to_string(::getpid()));
   std::filesystem::remove_all(root);
   put(root / "proc/self/cgroup", "0::/docker/abc/job\n");
   put(root / "proc/meminfo", "MemTotal: 1000 kB\nMemAvailable: 900 kB\n");
@@ -74,7 +74,8 @@ TEST_CASE("the real probe reads a copied tree under configurable roots", "[budge
   // A container without a cgroup namespace: its mount shows /docker/abc at the mount point.
   put(root / "proc/self/mountinfo",
       "30 20 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,nosuid\n"
-      "31 20 0:27 /docker/abc " + (root / "cg2").string() + " rw,nosuid shared:9 - cgroup2 cgroup2 rw\n");
+      "31 20 0:27 /docker/abc " +
+          (root / "cg2").string() + " rw,nosuid shared:9 - cgroup2 cgroup2 rw\n");
   put(root / "cg2/job/memory.max", "524288\n");
   put(root / "cg2/job/memory.current", "4096\n");
 
@@ -83,13 +84,16 @@ TEST_CASE("the real probe reads a copied tree under configurable roots", "[budge
   CHECK(probe.cgroup_dir(CgroupVersion::v1, "/x") == std::string("/sys/fs/cgroup/memory/x"));
   auto membership = parse_cgroup_membership(probe.self_cgroup().value_or(""));
   REQUIRE(membership.v2);
-  CHECK(probe.cgroup_file(CgroupVersion::v2, *membership.v2, "memory.max") == std::string("524288\n"));
-  CHECK(parse_kb_field(probe.meminfo().value_or(""), "MemAvailable") == std::optional<std::uint64_t>(900 * 1024));
+  CHECK(probe.cgroup_file(CgroupVersion::v2, *membership.v2, "memory.max") ==
+        std::string("524288\n"));
+  CHECK(parse_kb_field(probe.meminfo().value_or(""), "MemAvailable") ==
+        std::optional<std::uint64_t>(900 * 1024));
   CHECK(process_memory(probe).rss_anon == 4096);
   CHECK_FALSE(probe.cgroup_file(CgroupVersion::v2, "/docker/abc/job", "memory.stat"));
 
   // Explicit roots bypass discovery.
-  RealSystemProbe fixed(RealSystemProbe::Roots{(root / "proc").string(), (root / "cg2").string(), "/nowhere"});
+  RealSystemProbe fixed(
+      RealSystemProbe::Roots{(root / "proc").string(), (root / "cg2").string(), "/nowhere"});
   CHECK(fixed.cgroup_file(CgroupVersion::v2, "/job", "memory.current") == std::string("4096\n"));
   std::filesystem::remove_all(root);
 }

@@ -1,9 +1,8 @@
 // The real SystemProbe on this machine, and a real memory cgroup when the machine allows one.
-#include <catch2/catch.hpp>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <sstream>
 #include <vector>

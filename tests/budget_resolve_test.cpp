@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <limits>
 
 #include "trainer/budget.hpp"
@@ -81,7 +80,8 @@ TEST_CASE("cgroup v1 membership and files are read", "[budget]") {
   p.v1_files["/jobs/a/memory.usage_in_bytes"] = std::to_string(100 * MiB) + "\n";
   p.v1_files["/jobs/a/memory.stat"] =
       "cache 1000\nactive_file 1000\ninactive_file 0\n"
-      "total_cache " + std::to_string(60 * MiB) + "\ntotal_active_file " + std::to_string(40 * MiB) +
+      "total_cache " +
+      std::to_string(60 * MiB) + "\ntotal_active_file " + std::to_string(40 * MiB) +
       "\ntotal_inactive_file " + std::to_string(20 * MiB) + "\n";
 
   Budget b = resolve_budget(auto_ram(), 0.0, p);
@@ -97,7 +97,8 @@ TEST_CASE("in nested cgroups the tightest ancestor wins", "[budget]") {
   p.cgroup = "0::/a/b/c\n";
   p.v2_files["/a/b/c/memory.max"] = std::to_string(400 * MiB);
   p.v2_files["/a/b/c/memory.current"] = std::to_string(60 * MiB);
-  p.v2_files["/a/b/c/memory.stat"] = "anon 52428800\nfile 10485760\nactive_file 10485760\ninactive_file 0\n";
+  p.v2_files["/a/b/c/memory.stat"] =
+      "anon 52428800\nfile 10485760\nactive_file 10485760\ninactive_file 0\n";
   p.v2_files["/a/b/memory.max"] = "max\n";
   p.v2_files["/a/memory.max"] = std::to_string(600 * MiB);
   p.v2_files["/a/memory.current"] = std::to_string(500 * MiB);
@@ -128,7 +129,8 @@ TEST_CASE("page cache in a cgroup does not shrink the budget", "[budget]") {
   p.v2_files["/sandbox/memory.current"] = std::to_string(250 * MiB);
   // 200 MiB of mapped data in the page cache, 10 MiB shared memory of someone else.
   p.v2_files["/sandbox/memory.stat"] =
-      "anon 41943040\nfile 220200960\nshmem 10485760\nactive_file 157286400\ninactive_file 52428800\n";
+      "anon 41943040\nfile 220200960\nshmem 10485760\nactive_file 157286400\ninactive_file "
+      "52428800\n";
   Budget b = resolve_budget(auto_ram(), 0.0, p);
   CHECK(b.source == "cgroup");
   CHECK(b.raw_bytes == 246 * MiB);  // 256 - (250 - 200 - 40)

@@ -1,7 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -102,7 +101,8 @@ TEST_CASE("a trial does not write the parent's buffered output twice", "[trial]"
   CHECK(text == "once");
 }
 
-TEST_CASE("a trial under a lower inherited hard data limit is clamped to it, not refused", "[trial]") {
+TEST_CASE("a trial under a lower inherited hard data limit is clamped to it, not refused",
+          "[trial]") {
   TrialResult outer = run_trial(512 * MiB, 20s, [] {
     // Without CAP_SYS_RESOURCE a hard limit cannot be raised: shed root's capabilities.
     if (geteuid() == 0 && setuid(65534) != 0) throw Error::runtime("setuid", std::strerror(errno));
@@ -121,7 +121,8 @@ TEST_CASE("a trial under a lower inherited hard data limit is clamped to it, not
   CHECK(outer.fits);
 }
 
-TEST_CASE("the data limit for an anonymous budget adds reserved memory and thread stacks", "[trial]") {
+TEST_CASE("the data limit for an anonymous budget adds reserved memory and thread stacks",
+          "[trial]") {
   ProcessMemory now;
   now.rss_anon = 10 * MiB;
   now.vm_data = 30 * MiB;  // 20 MiB reserved beyond what is resident

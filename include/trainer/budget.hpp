@@ -41,7 +41,7 @@
 namespace trainer {
 
 struct BudgetCandidate {
-  std::string source;  // the explicit label, "cgroup", "meminfo", "rlimit_data", "rlimit_as"
+  std::string source;       // the explicit label, "cgroup", "meminfo", "rlimit_data", "rlimit_as"
   std::uint64_t bytes = 0;  // anonymous memory this source leaves to the process
   std::string detail;       // how it was computed, for the log
 };

@@ -31,14 +31,14 @@ class MemoryPlan {
 // The numbers a training run's plan is built from. Float buffers are rounded up to 64 bytes
 // each, like the aligned arena carves them.
 struct TrainPlanInputs {
-  std::int64_t parameters = 0;             // P, floats in the flat parameter storage
-  int optimizer_slots = 0;                 // k: state floats per parameter (SGD 0, momentum 1, Adam 2)
-  std::vector<MemoryItem> workspace;       // Network::plan_train(b): activations, scratch, masks
-  std::uint64_t staging_bytes = 0;         // input + label staging, already times the prefetch depth
-  std::uint64_t eval_bytes = 0;            // evaluation buffers (Network::plan_eval + outputs)
-  int threads = 1;                         // GEMM threads
+  std::int64_t parameters = 0;        // P, floats in the flat parameter storage
+  int optimizer_slots = 0;            // k: state floats per parameter (SGD 0, momentum 1, Adam 2)
+  std::vector<MemoryItem> workspace;  // Network::plan_train(b): activations, scratch, masks
+  std::uint64_t staging_bytes = 0;    // input + label staging, already times the prefetch depth
+  std::uint64_t eval_bytes = 0;       // evaluation buffers (Network::plan_eval + outputs)
+  int threads = 1;                    // GEMM threads
   std::uint64_t gemm_scratch_per_thread = 0;  // packing scratch of one GEMM thread
-  std::uint64_t baseline_bytes = 0;        // RssAnon measured at start-up
+  std::uint64_t baseline_bytes = 0;           // RssAnon measured at start-up
 };
 
 // Items, in order: parameters, gradients, optimizer_state (one line, k spans), the workspace

@@ -41,16 +41,16 @@ namespace trainer {
 struct TrialResult {
   bool fits = false;
   bool timed_out = false;
-  int signal = 0;          // signal that ended the child, 0 if it exited
-  int exit_code = 0;       // exit code when it exited
-  std::string reason;      // empty on a fit; otherwise what went wrong, for the log
-  std::uint64_t peak_rss = 0;   // VmHWM of the child during the trial: file pages of the mapped
-                                // data included
+  int signal = 0;              // signal that ended the child, 0 if it exited
+  int exit_code = 0;           // exit code when it exited
+  std::string reason;          // empty on a fit; otherwise what went wrong, for the log
+  std::uint64_t peak_rss = 0;  // VmHWM of the child during the trial: file pages of the mapped
+                               // data included
   // Peak resident anonymous memory: the larger of RssAnon sampled every ~1 ms and VmHWM less
   // the file/shmem pages resident at the end. The second covers buffers freed as work()
   // returns; it overstates the peak if file pages were released (madvise) after the peak.
   std::uint64_t peak_anon = 0;
-  std::uint64_t vm_data = 0;    // VmData at the end of work(), what RLIMIT_DATA measured
+  std::uint64_t vm_data = 0;  // VmData at the end of work(), what RLIMIT_DATA measured
   std::uint64_t elapsed_ms = 0;
 };
 

@@ -1,7 +1,7 @@
 #include "trainer/budget.hpp"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <limits>
 
@@ -32,8 +32,10 @@ std::uint64_t reclaimable_cache(const std::map<std::string, std::uint64_t>& stat
   auto active = get(p + "active_file");
   auto inactive = get(p + "inactive_file");
   if (active || inactive) return active.value_or(0) + inactive.value_or(0);
-  const std::string cache_key = version == CgroupVersion::v2 ? "file" : (get("total_cache") ? "total_cache" : "cache");
-  const std::string shmem_key = version == CgroupVersion::v2 ? "shmem" : (get("total_shmem") ? "total_shmem" : "shmem");
+  const std::string cache_key =
+      version == CgroupVersion::v2 ? "file" : (get("total_cache") ? "total_cache" : "cache");
+  const std::string shmem_key =
+      version == CgroupVersion::v2 ? "shmem" : (get("total_shmem") ? "total_shmem" : "shmem");
   return saturating_sub(get(cache_key).value_or(0), get(shmem_key).value_or(0));
 }
 
@@ -61,12 +63,14 @@ std::optional<BudgetCandidate> cgroup_candidate(const SystemProbe& probe, std::u
   auto walk = [&](CgroupVersion version, const std::string& own_path) {
     const bool v2 = version == CgroupVersion::v2;
     for (const auto& level : self_and_ancestors(own_path)) {
-      auto limit_text = probe.cgroup_file(version, level, v2 ? "memory.max" : "memory.limit_in_bytes");
+      auto limit_text =
+          probe.cgroup_file(version, level, v2 ? "memory.max" : "memory.limit_in_bytes");
       if (!limit_text) continue;
       auto limit = parse_cgroup_limit(*limit_text);
       if (!limit) continue;
       std::uint64_t usage = 0;
-      if (auto u = probe.cgroup_file(version, level, v2 ? "memory.current" : "memory.usage_in_bytes"))
+      if (auto u =
+              probe.cgroup_file(version, level, v2 ? "memory.current" : "memory.usage_in_bytes"))
         usage = parse_u64(*u).value_or(0);
       std::uint64_t cache = 0;
       if (auto s = probe.cgroup_file(version, level, "memory.stat"))
@@ -74,11 +78,10 @@ std::optional<BudgetCandidate> cgroup_candidate(const SystemProbe& probe, std::u
       const std::uint64_t others = saturating_sub(saturating_sub(usage, cache), own_anon);
       const std::uint64_t available = saturating_sub(*limit, others);
       if (!best || available < best->bytes) {
-        best = BudgetCandidate{
-            "cgroup", available,
-            std::string(v2 ? "v2 " : "v1 ") + level + ": limit " + mib(*limit) + ", usage " +
-                mib(usage) + ", page cache " + mib(cache) + ", own anon " + mib(own_anon) +
-                ", others " + mib(others)};
+        best = BudgetCandidate{"cgroup", available,
+                               std::string(v2 ? "v2 " : "v1 ") + level + ": limit " + mib(*limit) +
+                                   ", usage " + mib(usage) + ", page cache " + mib(cache) +
+                                   ", own anon " + mib(own_anon) + ", others " + mib(others)};
       }
     }
   };
@@ -90,7 +93,8 @@ std::optional<BudgetCandidate> cgroup_candidate(const SystemProbe& probe, std::u
 Budget resolve_budget(const SizeSpec& ram, double headroom, const SystemProbe& probe,
                       const std::string& ram_label) {
   if (!(headroom >= 0.0 && headroom < 1.0))
-    throw Error::usage("/memory/headroom", "must be a fraction in [0, 1), got " + std::to_string(headroom),
+    throw Error::usage("/memory/headroom",
+                       "must be a fraction in [0, 1), got " + std::to_string(headroom),
                        "e.g. 0.05 to keep 5% of the budget free");
 
   Budget budget;
@@ -101,13 +105,15 @@ Budget resolve_budget(const SizeSpec& ram, double headroom, const SystemProbe& p
   if (auto c = cgroup_candidate(probe, own.rss_anon)) budget.candidates.push_back(*c);
   if (auto info = probe.meminfo()) {
     if (auto avail = parse_kb_field(*info, "MemAvailable"))
-      budget.candidates.push_back({"meminfo", *avail + own.rss_anon,
-                                   "MemAvailable " + mib(*avail) + " + own anon " + mib(own.rss_anon)});
+      budget.candidates.push_back(
+          {"meminfo", *avail + own.rss_anon,
+           "MemAvailable " + mib(*avail) + " + own anon " + mib(own.rss_anon)});
   }
   if (auto data = probe.rlimit(Rlimit::data)) {
     const std::uint64_t taken = saturating_sub(own.vm_data, own.rss_anon);
-    budget.candidates.push_back({"rlimit_data", saturating_sub(*data, taken),
-                                 "RLIMIT_DATA " + mib(*data) + " - (VmData - RssAnon) " + mib(taken)});
+    budget.candidates.push_back(
+        {"rlimit_data", saturating_sub(*data, taken),
+         "RLIMIT_DATA " + mib(*data) + " - (VmData - RssAnon) " + mib(taken)});
   }
   if (auto as = probe.rlimit(Rlimit::address_space)) {
     const std::uint64_t taken = saturating_sub(own.vm_size, own.rss_anon);

@@ -7,8 +7,9 @@ namespace trainer {
 namespace {
 
 std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
-  return a > std::numeric_limits<std::uint64_t>::max() - b ? std::numeric_limits<std::uint64_t>::max()
-                                                           : a + b;
+  return a > std::numeric_limits<std::uint64_t>::max() - b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a + b;
 }
 
 std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
@@ -20,8 +21,9 @@ std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
 }  // namespace
 
 std::uint64_t align64(std::uint64_t bytes) {
-  return bytes > std::numeric_limits<std::uint64_t>::max() - 63 ? std::numeric_limits<std::uint64_t>::max()
-                                                                : (bytes + 63) & ~std::uint64_t{63};
+  return bytes > std::numeric_limits<std::uint64_t>::max() - 63
+             ? std::numeric_limits<std::uint64_t>::max()
+             : (bytes + 63) & ~std::uint64_t{63};
 }
 
 void MemoryPlan::add(std::string name, std::uint64_t bytes) {

@@ -41,8 +41,8 @@ std::optional<std::string> RssWatch::overrun_warning(std::uint64_t planned_bytes
   std::snprintf(buf, sizeof buf,
                 "resident anonymous memory peaked at %.1f MiB, above the plan's %.1f MiB by more "
                 "than the %.0f%% headroom: the memory plan misses something",
-                static_cast<double>(peak_) / 1048576.0, static_cast<double>(planned_bytes) / 1048576.0,
-                headroom * 100.0);
+                static_cast<double>(peak_) / 1048576.0,
+                static_cast<double>(planned_bytes) / 1048576.0, headroom * 100.0);
   return std::string(buf);
 }
 

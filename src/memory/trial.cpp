@@ -105,7 +105,9 @@ void write_all(int fd, const char* data, std::size_t size) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct rlimit no_core {0, 0};
+  struct rlimit no_core {
+    0, 0
+  };
   setrlimit(RLIMIT_CORE, &no_core);
 
   int code = 0;
@@ -117,10 +119,13 @@ void write_all(int fd, const char* data, std::size_t size) {
   if (getrlimit(RLIMIT_DATA, &inherited) == 0 && inherited.rlim_max != RLIM_INFINITY &&
       inherited.rlim_max < wanted)
     wanted = inherited.rlim_max;
-  struct rlimit data_limit {wanted, wanted};
+  struct rlimit data_limit {
+    wanted, wanted
+  };
   if (setrlimit(RLIMIT_DATA, &data_limit) != 0) {
     code = 1;
-    std::snprintf(message, sizeof message, "setrlimit(RLIMIT_DATA) failed: %s", std::strerror(errno));
+    std::snprintf(message, sizeof message, "setrlimit(RLIMIT_DATA) failed: %s",
+                  std::strerror(errno));
   }
 
   // VmHWM restarts from the current RSS: the peak reported is this trial's, not the parent's.
@@ -148,7 +153,8 @@ void write_all(int fd, const char* data, std::size_t size) {
       work();
     } catch (const std::bad_alloc&) {
       code = static_cast<int>(ExitCode::budget);
-      std::snprintf(message, sizeof message, "out of memory (std::bad_alloc) under a %llu-byte data limit",
+      std::snprintf(message, sizeof message,
+                    "out of memory (std::bad_alloc) under a %llu-byte data limit",
                     static_cast<unsigned long long>(limit_bytes));
     } catch (const Error& e) {
       code = e.exit_code() == 0 ? 1 : e.exit_code();
@@ -175,7 +181,8 @@ void write_all(int fd, const char* data, std::size_t size) {
     // The sampler misses what work() frees in its last millisecond (its buffers die as it
     // returns); the high-water mark less the file pages still resident covers that.
     const std::uint64_t file = status_field(status, "RssFile") + status_field(status, "RssShmem");
-    const std::uint64_t anon = std::max(status_field(status, "RssAnon"), hwm > file ? hwm - file : 0);
+    const std::uint64_t anon =
+        std::max(status_field(status, "RssAnon"), hwm > file ? hwm - file : 0);
     if (anon > sampler.peak_anon.load()) sampler.peak_anon.store(anon);
   }
   char record[700];
@@ -191,7 +198,8 @@ void write_all(int fd, const char* data, std::size_t size) {
 // ---- Parent side -------------------------------------------------------------------------
 
 std::string signal_reason(int sig) {
-  std::string name = sigabbrev_np(sig) ? std::string("SIG") + sigabbrev_np(sig) : std::to_string(sig);
+  std::string name =
+      sigabbrev_np(sig) ? std::string("SIG") + sigabbrev_np(sig) : std::to_string(sig);
   std::string reason = "killed by " + name;
   if (sig == SIGKILL) reason += " (the OOM killer?)";
   return reason;
@@ -225,7 +233,8 @@ TrialResult run_trial(std::uint64_t limit_bytes, std::chrono::milliseconds timeo
   TrialResult result;
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0)
-    throw Error::runtime("memory trial", std::string("cannot create a pipe: ") + std::strerror(errno));
+    throw Error::runtime("memory trial",
+                         std::string("cannot create a pipe: ") + std::strerror(errno));
   std::fflush(nullptr);  // or the child's exit path could not, and buffered output is not doubled
   const auto start = clock::now();
   const pid_t pid = fork();
@@ -244,7 +253,8 @@ TrialResult run_trial(std::uint64_t limit_bytes, std::chrono::milliseconds timeo
   std::string report;
   const auto deadline = start + timeout;
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
     if (left.count() <= 0) {
       result.timed_out = true;
       break;
@@ -293,7 +303,8 @@ TrialResult run_trial(std::uint64_t limit_bytes, std::chrono::milliseconds timeo
     } else if (reported_code < 0) {
       result.reason = "exited with code " + std::to_string(result.exit_code) + " without a report";
     } else {
-      result.reason = message.empty() ? "exited with code " + std::to_string(result.exit_code) : message;
+      result.reason =
+          message.empty() ? "exited with code " + std::to_string(result.exit_code) : message;
     }
   }
   return result;

@@ -1,5 +1,3 @@
-#include "support/scratch_cgroup.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +9,8 @@
 #include <iterator>
 #include <thread>
 
+#include "support/scratch_cgroup.hpp"
+
 namespace trainer_test {
 namespace {
 
@@ -19,7 +19,8 @@ int write_file(const std::string& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return errno;
   int err = 0;
-  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) err = errno ? errno : EIO;
+  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    err = errno ? errno : EIO;
   ::close(fd);
   return err;
 }
@@ -60,7 +61,8 @@ ScratchCgroup::ScratchCgroup(std::uint64_t limit_bytes) {
   }
   auto membership = trainer::parse_cgroup_membership(*text);
   static std::atomic<int> counter{0};
-  const std::string name = "/trainer-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  const std::string name =
+      "/trainer-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
   std::string reasons;
 
   // cgroup v2 first: usable when the memory controller reaches our cgroup and can be
@@ -72,11 +74,13 @@ ScratchCgroup::ScratchCgroup(std::uint64_t limit_bytes) {
       if (!has_word(read_file(*own + "/cgroup.subtree_control"), "memory"))
         err = write_file(*own + "/cgroup.subtree_control", "+memory");
       if (err != 0) {
-        reasons += "v2: cannot enable the memory controller in " + *own + " (" + std::strerror(err) +
+        reasons += "v2: cannot enable the memory controller in " + *own + " (" +
+                   std::strerror(err) +
                    "; a cgroup with processes in it cannot delegate controllers); ";
       } else if (::mkdir((*own + name).c_str(), 0755) != 0) {
         reasons += "v2: mkdir " + *own + name + ": " + std::strerror(errno) + "; ";
-      } else if ((err = write_file(*own + name + "/memory.max", std::to_string(limit_bytes))) != 0) {
+      } else if ((err = write_file(*own + name + "/memory.max", std::to_string(limit_bytes))) !=
+                 0) {
         reasons += "v2: writing memory.max: " + std::string(std::strerror(err)) + "; ";
         ::rmdir((*own + name).c_str());
       } else {
@@ -97,7 +101,8 @@ ScratchCgroup::ScratchCgroup(std::uint64_t limit_bytes) {
       reasons += "v1: memory hierarchy not mounted; ";
     } else if (::mkdir((*own + name).c_str(), 0755) != 0) {
       reasons += "v1: mkdir " + *own + name + ": " + std::strerror(errno) + "; ";
-    } else if ((err = write_file(*own + name + "/memory.limit_in_bytes", std::to_string(limit_bytes))) != 0) {
+    } else if ((err = write_file(*own + name + "/memory.limit_in_bytes",
+                                 std::to_string(limit_bytes))) != 0) {
       reasons += "v1: writing memory.limit_in_bytes: " + std::string(std::strerror(err)) + "; ";
       ::rmdir((*own + name).c_str());
     } else {
