@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <vector>
 
@@ -113,4 +115,45 @@ TEST_CASE("a real 256 MiB memory cgroup kills a process that exceeds it", "[budg
   INFO("child said: " << out);
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGKILL);
+}
+
+TEST_CASE("inside a real memory cgroup page cache does not shrink the budget", "[budget]") {
+  trainer_test::ScratchCgroup sandbox(256 * MiB);
+  if (!sandbox.ok()) {
+    WARN("skipped: cannot create a memory cgroup here: " << sandbox.why_not());
+    return;
+  }
+  // On disk, not tmpfs: tmpfs pages are shared memory, which is rightly not reclaimable.
+  const std::string path =
+      std::string(TRAINER_SOURCE_DIR) + "/page-cache-test-" + std::to_string(getpid()) + ".tmp";
+  auto [out, status] = in_child([&]() -> std::string {
+    if (!sandbox.join_self()) return "join failed";
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f) return "cannot write " + path;
+    std::vector<char> chunk(1 * MiB, 'x');
+    for (int i = 0; i < 200; ++i) std::fwrite(chunk.data(), 1, chunk.size(), f);
+    std::fclose(f);
+    f = std::fopen(path.c_str(), "rb");
+    while (f && std::fread(chunk.data(), 1, chunk.size(), f) == chunk.size()) {
+    }
+    if (f) std::fclose(f);
+    RealSystemProbe probe;
+    Budget b = resolve_budget(SizeSpec{}, 0.0, probe);
+    std::ifstream in(sandbox.dir() + (sandbox.version() == CgroupVersion::v2
+                                          ? "/memory.current"
+                                          : "/memory.usage_in_bytes"));
+    std::uint64_t used = 0;
+    in >> used;
+    return b.source + " " + std::to_string(b.raw_bytes) + " " + std::to_string(used);
+  });
+  std::remove(path.c_str());
+  REQUIRE(WIFEXITED(status));
+  INFO("child said: " << out);
+  std::istringstream fields(out);
+  std::string source;
+  std::uint64_t raw = 0, used = 0;
+  fields >> source >> raw >> used;
+  CHECK(used >= 128 * MiB);  // the cache really was charged to the cgroup...
+  CHECK(source == "cgroup");
+  CHECK(raw >= 200 * MiB);  // ...and the budget still offers nearly all of the limit
 }

@@ -105,9 +105,7 @@ void write_all(int fd, const char* data, std::size_t size) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct rlimit no_core {
-    0, 0
-  };
+  struct rlimit no_core {};  // zero: no core file
   setrlimit(RLIMIT_CORE, &no_core);
 
   int code = 0;
@@ -119,9 +117,8 @@ void write_all(int fd, const char* data, std::size_t size) {
   if (getrlimit(RLIMIT_DATA, &inherited) == 0 && inherited.rlim_max != RLIM_INFINITY &&
       inherited.rlim_max < wanted)
     wanted = inherited.rlim_max;
-  struct rlimit data_limit {
-    wanted, wanted
-  };
+  struct rlimit data_limit {};
+  data_limit.rlim_cur = data_limit.rlim_max = wanted;
   if (setrlimit(RLIMIT_DATA, &data_limit) != 0) {
     code = 1;
     std::snprintf(message, sizeof message, "setrlimit(RLIMIT_DATA) failed: %s",
@@ -132,8 +129,7 @@ void write_all(int fd, const char* data, std::size_t size) {
   {
     int fd = ::open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
-      if (::write(fd, "5", 1) < 0) {
-      }
+      [[maybe_unused]] const ssize_t ignored = ::write(fd, "5", 1);  // best effort
       ::close(fd);
     }
   }
@@ -155,7 +151,7 @@ void write_all(int fd, const char* data, std::size_t size) {
       code = static_cast<int>(ExitCode::budget);
       std::snprintf(message, sizeof message,
                     "out of memory (std::bad_alloc) under a %llu-byte data limit",
-                    static_cast<unsigned long long>(limit_bytes));
+                    static_cast<unsigned long long>(wanted));
     } catch (const Error& e) {
       code = e.exit_code() == 0 ? 1 : e.exit_code();
       std::snprintf(message, sizeof message, "%s", e.what());
@@ -253,8 +249,7 @@ TrialResult run_trial(std::uint64_t limit_bytes, std::chrono::milliseconds timeo
   std::string report;
   const auto deadline = start + timeout;
   while (true) {
-    const auto left =
-        std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
     if (left.count() <= 0) {
       result.timed_out = true;
       break;
