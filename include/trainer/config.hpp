@@ -99,6 +99,7 @@ struct TrainingConfig {
 
 struct MemoryConfig {
   SizeSpec ram;             // auto by default
+  std::string ram_label = "memory.ram";  // where an explicit ram came from: "memory.ram" or "--ram"
   double headroom = 0.05;   // fraction of the budget kept free
   bool verify = true;       // run a sandboxed trial of the chosen batch
 };

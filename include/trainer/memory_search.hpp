@@ -32,8 +32,14 @@ struct BatchSearch {
   std::vector<TrialRecord> trials;
 };
 
-// Resolves batch_size/micro_batch for a run on `n_train` samples.
+struct DataSets;
+
+// Resolves batch_size/micro_batch for a run on `n_train` samples and the evaluation batch for
+// sets of up to `largest_eval_set` samples. With `data` (fit, probe-batch) a chosen auto
+// micro-batch is proven by trials of real training steps on it; without (evaluate, predict)
+// only the evaluation batch matters. Throws Error::budget (exit 4) when b = 1 does not fit or a
+// forced micro_batch does not fit.
 BatchSearch search_batches(const Config& config, const Network& net, RunShape shape, std::int64_t n_train,
-                           std::int64_t largest_eval_set);
+                           std::int64_t largest_eval_set, const DataSets* data = nullptr);
 
 }  // namespace trainer

@@ -29,7 +29,7 @@ void add_probe_batch(CLI::App& app, const Globals& g, Action& action) {
       shape.train_rows = data.train.size();
       shape.optimizer_state_per_param = optimizer.state_per_param();
       const std::int64_t largest_eval = std::max({data.validation.size(), data.test.size(), std::int64_t{1}});
-      BatchSearch s = search_batches(config, net, shape, data.train.size(), largest_eval);
+      BatchSearch s = search_batches(config, net, shape, data.train.size(), largest_eval, &data);
       nlohmann::json breakdown = nlohmann::json::object();
       for (const auto& item : s.breakdown) breakdown[item.name] = item.bytes;
       nlohmann::json trials = nlohmann::json::array();

@@ -12,7 +12,10 @@ Config load_run_config(const Globals& g) {
   const std::string path = chosen ? g.config : default_config_path();
   Config c = load_config_file(path);
   if (!chosen) log::info("using config " + path + " (no --config given)");
-  if (!g.ram.empty()) c.memory.ram = parse_size(g.ram, "--ram");
+  if (!g.ram.empty()) {
+    c.memory.ram = parse_size(g.ram, "--ram");
+    c.memory.ram_label = "--ram";
+  }
   if (g.threads) c.training.threads = *g.threads;
   if (g.seed) c.training.seed = *g.seed;
   return c;

@@ -1,18 +1,176 @@
 #include "trainer/memory_search.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "trainer/budget.hpp"
+#include "trainer/data_sets.hpp"
+#include "trainer/error.hpp"
+#include "trainer/log.hpp"
+#include "trainer/memory_plan.hpp"
+#include "trainer/optimizer.hpp"
+#include "trainer/run_state.hpp"
+#include "trainer/system_probe.hpp"
+#include "trainer/trial.hpp"
 
 namespace trainer {
+namespace {
+
+// Evaluation gains little past this many rows per pass; the rest of the budget stays free.
+constexpr std::int64_t kMaxEvalBatch = 8192;
+constexpr int kMaxTrials = 6;
+constexpr std::chrono::milliseconds kTrialTimeout{30000};
+
+// Per-thread scratch the GEMMs use outside the plan's storage (Eigen's packed blocks live on
+// the thread's stack up to its stack-allocation limit); an honest upper bound, not exact.
+constexpr std::uint64_t kGemmScratchPerThread = 2u << 20;
+
+struct Planner {
+  const Network& net;
+  RunShape shape;
+  std::uint64_t baseline;
+  int threads;
+
+  MemoryPlan plan(std::int64_t micro, std::int64_t eval) const {
+    RunShape s = shape;
+    s.micro_batch = micro;
+    s.eval_batch = eval;
+    MemoryPlan p;
+    p.add(plan_storage(net, s));
+    p.add("GEMM scratch (" + std::to_string(threads) + " threads)", kGemmScratchPerThread * static_cast<std::uint64_t>(threads));
+    p.add("runtime baseline", baseline);
+    return p;
+  }
+};
+
+std::string largest_items(const MemoryPlan& plan) {
+  std::string s;
+  for (const auto& item : plan.largest(3)) s += (s.empty() ? "" : ", ") + item.name + " " + format_bytes(item.bytes);
+  return s;
+}
+
+// Real training steps and an evaluation pass at the candidate sizes, in a forked child under
+// a hard data limit. Returns the child's measured peak of resident anonymous memory.
+TrialResult trial(const Config& config, const RunShape& shape, const DataSets& data, const Budget& budget,
+                  int threads, const SystemProbe& probe) {
+  auto work = [&] {
+    Network net(config.model, shape.width);
+    Optimizer optimizer(config.optimizer);
+    RunState st = allocate_run(net, shape, &optimizer);
+    net.init_weights(config.training.seed);
+    const std::int64_t n = std::min(shape.micro_batch, data.train.size());
+    const Staging& sg = st.staging[0];
+    std::copy_n(data.train.rows.begin(), n, sg.rows.begin());
+    float* targets = sg.targets.empty() ? nullptr : sg.targets.data();
+    std::int32_t* labels = sg.labels.empty() ? nullptr : sg.labels.data();
+    data.train.data->gather({sg.rows.data(), static_cast<std::size_t>(n)}, data.transform, sg.x.data(), labels, targets);
+    for (int step = 0; step < 2; ++step) {
+      std::memset(st.grads.data(), 0, st.grads.size_bytes());
+      net.train_micro_batch(sg.x.data(), labels, targets, n, 1.0f / static_cast<float>(n), 1);
+      optimizer.step(st.params, st.grads, config.optimizer.lr);
+    }
+    const RowSet& eval_set = data.validation.present() ? data.validation : (data.test.present() ? data.test : data.train);
+    const std::int64_t m = std::min(shape.eval_batch, eval_set.size());
+    const Staging& es = st.eval_staging;
+    std::copy_n(eval_set.rows.begin(), m, es.rows.begin());
+    eval_set.data->gather({es.rows.data(), static_cast<std::size_t>(m)}, data.transform, es.x.data(),
+                          es.labels.empty() ? nullptr : es.labels.data(), es.targets.empty() ? nullptr : es.targets.data());
+    net.evaluate(es.x.data(), es.labels.empty() ? nullptr : es.labels.data(),
+                 es.targets.empty() ? nullptr : es.targets.data(), m, nullptr);
+  };
+  const std::uint64_t limit = data_limit_for(budget.raw_bytes, process_memory(probe), threads, default_thread_stack_bytes());
+  return run_trial(limit, kTrialTimeout, work);
+}
+
+}  // namespace
 
 BatchSearch search_batches(const Config& config, const Network& net, RunShape shape, std::int64_t n_train,
-                           std::int64_t largest_eval_set) {
+                           std::int64_t largest_eval_set, const DataSets* data) {
+  RealSystemProbe probe;
+  const Budget budget = resolve_budget(config.memory.ram, config.memory.headroom, probe, config.memory.ram_label);
+  const int threads = std::max(1, set_compute_threads(static_cast<int>(config.training.threads)));
+  const Planner planner{net, shape, process_memory(probe).rss_anon, threads};
+  const TrainingConfig& t = config.training;
+  const std::int64_t n = std::max<std::int64_t>(n_train, 1);
+  const std::int64_t eval_cap = std::clamp<std::int64_t>(largest_eval_set, 1, kMaxEvalBatch);
+
   BatchSearch s;
-  s.budget_source = "none";
-  s.choice = choose_batches(config.training, n_train, 256, 1024, largest_eval_set);
-  shape.micro_batch = s.choice.micro;
-  shape.eval_batch = s.choice.eval;
-  s.breakdown = plan_storage(net, shape);
-  s.predicted_peak = Network::total(s.breakdown);
+  s.budget_bytes = budget.enforced ? budget.bytes : 0;
+  s.budget_source = budget.source;
+  for (const auto& c : budget.candidates) {
+    log::info("memory budget candidate " + c.source + ": " + format_bytes(c.bytes) + (c.detail.empty() ? "" : " (" + c.detail + ")"));
+  }
+
+  // The micro-batch range the search may pick from.
+  std::int64_t hi = n;
+  if (t.batch_size.kind == BatchSpec::Kind::fixed) hi = std::min(hi, t.batch_size.n);
+  const bool forced = t.micro_batch.kind == BatchSpec::Kind::fixed;
+  if (forced) hi = std::min(hi, t.micro_batch.n);
+
+  auto bytes_at = [&](std::int64_t micro) { return planner.plan(micro, std::min(micro, eval_cap)).total(); };
+  std::int64_t micro = hi;
+  if (budget.enforced) {
+    const MemoryPlan at_one = planner.plan(1, 1);
+    if (at_one.total() > budget.bytes) {
+      const auto needed = static_cast<std::uint64_t>(static_cast<double>(at_one.total()) / (1.0 - config.memory.headroom)) + 1;
+      throw Error::budget(config.memory.ram_label == "--ram" && config.memory.ram.kind == SizeSpec::Kind::bytes ? "--ram" : "memory budget",
+                          "a batch of 1 needs " + format_bytes(at_one.total()) + " but the budget (" + budget.source +
+                              ") is " + format_bytes(budget.bytes) + "; largest items: " + largest_items(at_one),
+                          "a budget of at least " + format_bytes(needed));
+    }
+    if (forced && bytes_at(hi) > budget.bytes) {
+      const MemoryPlan p = planner.plan(hi, std::min(hi, eval_cap));
+      throw Error::budget("/training/micro_batch",
+                          "a micro-batch of " + std::to_string(hi) + " needs " + format_bytes(p.total()) +
+                              " but the budget (" + budget.source + ") is " + format_bytes(budget.bytes) +
+                              "; largest items: " + largest_items(p),
+                          "at most " + std::to_string(largest_fitting(1, hi, bytes_at, budget.bytes)) +
+                              " (or auto), or --ram none to lift the check");
+    }
+    micro = largest_fitting(1, hi, bytes_at, budget.bytes);
+  }
+
+  // Evaluation gets its own, larger batch from what the training plan leaves.
+  auto eval_for = [&](std::int64_t m) {
+    const std::int64_t base = std::min(m, eval_cap);
+    if (!budget.enforced) return eval_cap;
+    auto eval_bytes = [&](std::int64_t e) { return planner.plan(m, e).total(); };
+    return std::max(base, largest_fitting(base, eval_cap, eval_bytes, budget.bytes));
+  };
+
+  std::int64_t eval = eval_for(micro);
+  const bool verify = config.memory.verify && budget.enforced && data != nullptr && !forced && n_train > 0;
+  for (int attempt = 0; verify; ++attempt) {
+    RunShape trial_shape = shape;
+    trial_shape.micro_batch = micro;
+    trial_shape.eval_batch = eval;
+    const std::uint64_t predicted = planner.plan(micro, eval).total();
+    TrialResult r = trial(config, trial_shape, *data, budget, threads, probe);
+    const bool fits = r.fits && r.peak_anon <= budget.raw_bytes;
+    s.trials.push_back({micro, predicted, r.peak_anon, fits, fits ? "" : (r.reason.empty() ? "peak above the budget" : r.reason)});
+    log::info("trial at micro-batch " + std::to_string(micro) + " (eval " + std::to_string(eval) + "): predicted " +
+              format_bytes(predicted) + ", measured " + format_bytes(r.peak_anon) + ", " + (fits ? "fits" : "fails: " + s.trials.back().note));
+    if (fits) {
+      s.measured_peak = r.peak_anon;
+      break;
+    }
+    if (micro == 1 || attempt + 1 >= kMaxTrials) {
+      throw Error::budget("memory budget", "no micro-batch passed a trial under the budget of " + format_bytes(budget.bytes) +
+                                               " (" + budget.source + "); last: " + s.trials.back().note,
+                          "a larger --ram, or memory.verify false to skip trials");
+    }
+    micro = std::max<std::int64_t>(1, micro * 4 / 5);
+    eval = std::min(eval_for(micro), std::max<std::int64_t>(1, eval * 4 / 5));
+  }
+  if (!verify && budget.enforced && !forced) {
+    log::info(config.memory.verify ? "batch size not verified by a trial" : "memory.verify is false: batch size chosen from the plan without a trial");
+  }
+
+  s.choice = choose_batches(t, n_train, micro, eval, largest_eval_set);
+  const MemoryPlan final_plan = planner.plan(s.choice.micro, s.choice.eval);
+  s.breakdown = final_plan.items();
+  s.predicted_peak = final_plan.total();
   return s;
 }
 
