@@ -1,5 +1,7 @@
 // Parsing of memory sizes as users write them: "12G", "12GB", "12GiB", "512M", "1.5G",
-// "1073741824", "auto", "none". Units are binary (K = 1024) whether or not an "i" is written.
+// "1073741824", "auto", "none". Units are binary (K = 1024) whether or not an "i" is written,
+// and their letters are case-insensitive ("512m" = "512M"). Decimals need a unit and round
+// down to whole bytes; "0" is accepted here (a budget too small is the planner's exit 4).
 #pragma once
 
 #include <cstdint>

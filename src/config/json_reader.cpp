@@ -65,7 +65,7 @@ std::string type_name(const json& value) {
 ObjectView::ObjectView(const json& value, std::string pointer, const std::string& source)
     : value_(value), pointer_(std::move(pointer)), source_(source) {
   if (!value_.is_object()) {
-    throw Error::usage(at_key(source_, pointer_.empty() ? "/" : pointer_),
+    throw Error::usage(at_key(source_, pointer_),
                        "expected an object, got " + type_name(value_), "a JSON object {...}");
   }
 }
@@ -75,11 +75,32 @@ Error ObjectView::error(const std::string& key, const std::string& fault,
   return Error::usage(at_key(source_, pointer_of(key)), fault, valid);
 }
 
+namespace {
+
+// Names other tools use for our keys; a key close to one of them suggests our name
+// ("learning_rate" and its typo "lerning_rate" both suggest `lr`).
+std::string suggest_key(const std::string& key, const std::vector<std::string>& valid) {
+  static const std::vector<std::pair<std::string, std::string>> aliases{
+      {"learning_rate", "lr"}, {"epsilon", "eps"},     {"beta_1", "beta1"},
+      {"beta_2", "beta2"},     {"num_epochs", "epochs"}, {"n_epochs", "epochs"}};
+  std::vector<std::string> names = valid;
+  for (const auto& [alias, target] : aliases) {
+    if (std::find(valid.begin(), valid.end(), target) != valid.end()) names.push_back(alias);
+  }
+  const std::string best = nearest(key, names);
+  for (const auto& [alias, target] : aliases) {
+    if (best == alias) return target;
+  }
+  return best;
+}
+
+}  // namespace
+
 void ObjectView::allow_only(const std::vector<std::string>& valid,
                             const std::string& context) const {
   for (const auto& item : value_.items()) {
     if (std::find(valid.begin(), valid.end(), item.key()) != valid.end()) continue;
-    const std::string suggestion = nearest(item.key(), valid);
+    const std::string suggestion = suggest_key(item.key(), valid);
     std::string hint = suggestion.empty() ? "" : "did you mean `" + suggestion + "`? ";
     hint += "valid keys" + (context.empty() ? "" : " " + context) + ": " + list_names(valid);
     throw error(item.key(), "unknown key `" + item.key() + "`", hint);
