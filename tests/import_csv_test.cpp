@@ -180,7 +180,7 @@ TEST_CASE("CSV empty or header-only files are data errors", "[import]") {
   CHECK(data_error_where(options) == options.input);
 }
 
-TEST_CASE("CSV simple double quoting within a line; a quote left open is refused", "[import]") {
+TEST_CASE("CSV simple double quoting within a line, and a quote left open is refused", "[import]") {
   ScratchDir dir;
   ImportOptions options = csv_options(dir, "\"size, cm\",\"say \"\"hi\"\"\",class\r\n\"1.5\", 2 ,\"3\"\r\n");
   options.label_column = "say \"hi\"";
@@ -228,7 +228,7 @@ TEST_CASE("CSV label column errors are usage errors naming --label-column", "[im
   CHECK_THROWS_WITH(import_data(options), Catch::Contains("no header"));
 }
 
-TEST_CASE("--split-test writes train_* and test_* in file order; --prefix renames", "[import]") {
+TEST_CASE("split-test writes train and test files in file order and prefix renames the files", "[import]") {
   ScratchDir dir;
   ImportOptions options = csv_options(dir, "1,0\n2,1\n3,0\n4,1\n5,0\n");
   options.split_test = 2;
@@ -246,7 +246,7 @@ TEST_CASE("--split-test writes train_* and test_* in file order; --prefix rename
   CHECK(load_npy(dir.file("out/val_x.npy")).shape == std::vector<std::int64_t>{5, 1});
 }
 
-TEST_CASE("trainer import CLI: bad row exits 3 with line:col; --json summary; missing --out folder is created", "[import]") {
+TEST_CASE("trainer import CLI: bad row exits 3 with line:col, --json summary, missing --out folder is created", "[import]") {
   ScratchDir dir;
   write_file(dir.file("bad.csv"), "1,2,3\n4,5,x\n");
   RunResult r = run_trainer("import '" + dir.file("bad.csv") + "' --out '" + dir.file("o") + "'", dir);

@@ -133,7 +133,7 @@ TEST_CASE("IDX truncated, bad magic or trailing bytes are data errors naming the
   CHECK(import_error(idx_options(dir, "cut.idx.gz", "")).exit_code() == 3);
 }
 
-TEST_CASE("trainer import CLI: IDX with --labels and --prefix; mismatched counts exit 3", "[import]") {
+TEST_CASE("trainer import CLI: IDX with --labels and --prefix, mismatched counts exit 3", "[import]") {
   ScratchDir dir;
   write_file(dir.file("t-images-idx3-ubyte"), idx(0x08, {2, 2, 2}, bytes(8, 1)));
   write_gzip(dir.file("t-labels-idx1-ubyte.gz"), idx(0x08, {2}, bytes(2, 3)));
