@@ -139,7 +139,11 @@ struct Range {
       integral = false;
     }
     any = true;
-    if (f4_exact && static_cast<double>(static_cast<float>(n.d)) != n.d) f4_exact = false;
+    // The range test first: converting a double beyond float's range is undefined behaviour.
+    if (f4_exact && (std::fabs(n.d) > std::numeric_limits<float>::max() ||
+                     static_cast<double>(static_cast<float>(n.d)) != n.d)) {
+      f4_exact = false;
+    }
   }
 
   DType dtype() const {
