@@ -26,6 +26,13 @@ class ShuffleRng {
     for (auto& word : s_) word = splitmix64(sm);
   }
 
+  // For checking against the generator's published reference outputs.
+  static ShuffleRng from_state(const std::uint64_t (&state)[4]) {
+    ShuffleRng rng(0, 0);
+    for (int i = 0; i < 4; ++i) rng.s_[i] = state[i];
+    return rng;
+  }
+
   std::uint64_t next() {
     const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
     const std::uint64_t t = s_[1] << 17;
