@@ -12,7 +12,7 @@ namespace {
 using data_detail::ShuffleRng;
 
 // Rows move as blocks of consecutive rows, so a shuffled epoch still reads the file in runs
-// of whole pages; then each row is swapped within a window of a few blocks ahead of it.
+// of whole pages; then rows are shuffled within windows of a few blocks.
 constexpr std::int64_t kBlockRows = 64;
 constexpr std::int64_t kWindowRows = 4 * kBlockRows;
 constexpr std::uint64_t kSplitStream = 0xFFFFFFFFFFFFFFFFull;  // never an epoch number in practice
@@ -40,11 +40,15 @@ void epoch_order_into(std::span<std::int64_t> out, std::uint64_t seed, std::uint
     const std::int64_t begin = block * kBlockRows, end = std::min(n, begin + kBlockRows);
     for (std::int64_t r = begin; r < end; ++r) out[static_cast<std::size_t>(pos++)] = r;
   }
-  // Windowed Fisher-Yates: position i takes a uniform pick among the next kWindowRows positions.
-  for (std::int64_t i = 0; i + 1 < n; ++i) {
-    const auto span = static_cast<std::uint64_t>(std::min(kWindowRows, n - i));
-    const auto j = i + static_cast<std::int64_t>(rng.below(span));
-    std::swap(out[static_cast<std::size_t>(i)], out[static_cast<std::size_t>(j)]);
+  // Fisher-Yates within each group of kWindowRows consecutive positions. Groups do not overlap,
+  // so no row is carried past its group: each block is fully read within one window, which is
+  // what lets the prefetcher release it (a sliding window lets stragglers drift unboundedly).
+  for (std::int64_t group = 0; group < n; group += kWindowRows) {
+    const std::int64_t end = std::min(n, group + kWindowRows);
+    for (std::int64_t i = end - 1; i > group; --i) {
+      const auto j = group + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i - group + 1)));
+      std::swap(out[static_cast<std::size_t>(i)], out[static_cast<std::size_t>(j)]);
+    }
   }
 }
 

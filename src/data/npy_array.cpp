@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cerrno>
@@ -229,7 +230,7 @@ void NpyArray::gather_labels(std::span<const std::int64_t> rows, std::int32_t* o
   });
 }
 
-void NpyArray::release_rows(std::int64_t begin, std::int64_t end) const {
+void NpyArray::release_rows(std::int64_t begin, std::int64_t end, bool partial_pages) const {
   // Rows are contiguous only in C order (or 1-D); a Fortran row is spread over the file.
   if (base_ == nullptr || header_.shape.empty() || (header_.fortran_order && header_.shape.size() > 1)) return;
   if (begin < 0) begin = 0;
@@ -240,8 +241,9 @@ void NpyArray::release_rows(std::int64_t begin, std::int64_t end) const {
   const std::uint64_t last = header_.data_offset + static_cast<std::uint64_t>(end) * row_bytes;
   const std::uint64_t page = page_size();
   // Only whole pages: a partly consumed page may still hold rows the reader needs next.
-  const std::uint64_t from = (first + page - 1) / page * page;
-  const std::uint64_t to = last / page * page;
+  const std::uint64_t from = partial_pages ? first / page * page : (first + page - 1) / page * page;
+  const std::uint64_t to = partial_pages ? std::min((last + page - 1) / page * page, (size_ + page - 1) / page * page)
+                                         : last / page * page;
   if (from >= to) return;
   ::madvise(const_cast<std::uint8_t*>(base_) + from, to - from, MADV_DONTNEED);
 }

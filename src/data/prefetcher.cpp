@@ -137,18 +137,15 @@ void Prefetcher::produce(std::int64_t k) {
 }
 
 // The batch is copied into staging, so its file pages are no longer needed once every row of a
-// block has been read. Neighbouring finished blocks are included so that pages straddling a
-// block boundary are released too (release_rows only drops whole pages inside its range).
+// block has been read. Pages shared with a neighbouring block are dropped too: if that block is
+// still to be read, it faults one page back in, which is cheaper than leaving one page per block
+// resident until the end of the epoch.
 void Prefetcher::note_consumed_rows(std::span<const std::int64_t> rows) {
-  const auto blocks = static_cast<std::int64_t>(block_left_.size());
   for (std::int64_t r : rows) {
     const std::int64_t b = r / kReleaseBlockRows;
     if (--block_left_[static_cast<std::size_t>(b)] != 0) continue;
-    std::int64_t lo = b, hi = b + 1;
-    if (lo > 0 && block_left_[static_cast<std::size_t>(lo - 1)] == 0) --lo;
-    if (hi < blocks && block_left_[static_cast<std::size_t>(hi)] == 0) ++hi;
-    data_.x().release_rows(lo * kReleaseBlockRows, hi * kReleaseBlockRows);
-    data_.y().release_rows(lo * kReleaseBlockRows, hi * kReleaseBlockRows);
+    data_.x().release_rows(b * kReleaseBlockRows, (b + 1) * kReleaseBlockRows, true);
+    data_.y().release_rows(b * kReleaseBlockRows, (b + 1) * kReleaseBlockRows, true);
   }
 }
 
