@@ -239,11 +239,18 @@ void NpyArray::release_rows(std::int64_t begin, std::int64_t end, bool partial_p
   const std::uint64_t row_bytes = static_cast<std::uint64_t>(row_width()) * header_.item_size;
   const std::uint64_t first = header_.data_offset + static_cast<std::uint64_t>(begin) * row_bytes;
   const std::uint64_t last = header_.data_offset + static_cast<std::uint64_t>(end) * row_bytes;
-  const std::uint64_t page = page_size();
-  // Only whole pages: a partly consumed page may still hold rows the reader needs next.
-  const std::uint64_t from = partial_pages ? first / page * page : (first + page - 1) / page * page;
-  const std::uint64_t to = partial_pages ? std::min((last + page - 1) / page * page, (size_ + page - 1) / page * page)
-                                         : last / page * page;
+  // Whole pages only by default: a partly consumed page may still hold rows the reader needs.
+  // With partial_pages, round out to the kernel's fault-around window (64 KiB of virtual
+  // address space by default): a fault while reading these rows may have mapped that many
+  // neighbouring cached pages, which would stay resident if their rows were already consumed.
+  constexpr std::uint64_t kFaultAround = 64 * 1024;
+  const auto base = reinterpret_cast<std::uintptr_t>(base_);
+  const std::uint64_t page = partial_pages ? std::max<std::uint64_t>(page_size(), kFaultAround) : page_size();
+  const std::uint64_t mapped = (size_ + page_size() - 1) / page_size() * page_size();  // never past the map
+  const std::uint64_t from_addr = partial_pages ? (base + first) / page * page : (base + first + page - 1) / page * page;
+  const std::uint64_t to_addr = partial_pages ? (base + last + page - 1) / page * page : (base + last) / page * page;
+  const std::uint64_t from = from_addr < base ? 0 : from_addr - base;
+  const std::uint64_t to = std::min<std::uint64_t>(to_addr - base, mapped);
   if (from >= to) return;
   ::madvise(const_cast<std::uint8_t*>(base_) + from, to - from, MADV_DONTNEED);
 }
