@@ -34,6 +34,8 @@ class Dataset {
   std::int64_t size() const;      // number of samples
   std::int64_t width() const;     // input values per sample (shape[1:] flattened)
   std::int64_t target_width() const;  // 1 for class ids
+  // Valid class ids are [0, classes()): outputs, or 2 for a one-output binary classifier.
+  std::int64_t classes() const;
   TargetKind target_kind() const { return kind_; }
   const NpyArray& x() const { return x_; }
   const NpyArray& y() const { return y_; }
@@ -47,7 +49,8 @@ class Dataset {
   // Throws Error::data naming the file and the first offending row.
   void check_values() const;
 
-  // Per-feature mean and 1/std over `rows` of x*scale (one streamed pass, float64 sums).
+  // Per-feature mean and 1/std over `rows` of x*scale (one streamed pass, float64 sums;
+  // population std; a feature with std < 1e-6 gets inv_std 1).
   InputTransform standardize_stats(std::span<const std::int64_t> rows, float scale) const;
 
  private:

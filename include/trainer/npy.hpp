@@ -74,7 +74,12 @@ class NpyArray {
 
   // Tells the kernel the pages of rows [begin, end) will not be needed soon (MADV_DONTNEED on
   // the whole pages inside that range), so resident memory stays flat while a file streams.
-  void release_rows(std::int64_t begin, std::int64_t end) const;
+  // With partial_pages, pages only partly inside the range, and those the kernel's fault-around
+  // may have mapped with them (64 KiB aligned), are dropped too: always safe (the
+  // map is private and read-only, a later read faults the page back in from the page cache),
+  // it just costs that fault when a neighbouring row is read afterwards.
+  // No-op for Fortran-ordered arrays (a row is spread over the whole file).
+  void release_rows(std::int64_t begin, std::int64_t end, bool partial_pages = false) const;
 
   // Raw mapping (for tests and the fuzzer).
   const std::uint8_t* data() const { return base_; }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cerrno>
@@ -229,7 +230,7 @@ void NpyArray::gather_labels(std::span<const std::int64_t> rows, std::int32_t* o
   });
 }
 
-void NpyArray::release_rows(std::int64_t begin, std::int64_t end) const {
+void NpyArray::release_rows(std::int64_t begin, std::int64_t end, bool partial_pages) const {
   // Rows are contiguous only in C order (or 1-D); a Fortran row is spread over the file.
   if (base_ == nullptr || header_.shape.empty() || (header_.fortran_order && header_.shape.size() > 1)) return;
   if (begin < 0) begin = 0;
@@ -238,10 +239,18 @@ void NpyArray::release_rows(std::int64_t begin, std::int64_t end) const {
   const std::uint64_t row_bytes = static_cast<std::uint64_t>(row_width()) * header_.item_size;
   const std::uint64_t first = header_.data_offset + static_cast<std::uint64_t>(begin) * row_bytes;
   const std::uint64_t last = header_.data_offset + static_cast<std::uint64_t>(end) * row_bytes;
-  const std::uint64_t page = page_size();
-  // Only whole pages: a partly consumed page may still hold rows the reader needs next.
-  const std::uint64_t from = (first + page - 1) / page * page;
-  const std::uint64_t to = last / page * page;
+  // Whole pages only by default: a partly consumed page may still hold rows the reader needs.
+  // With partial_pages, round out to the kernel's fault-around window (64 KiB of virtual
+  // address space by default): a fault while reading these rows may have mapped that many
+  // neighbouring cached pages, which would stay resident if their rows were already consumed.
+  constexpr std::uint64_t kFaultAround = 64 * 1024;
+  const auto base = reinterpret_cast<std::uintptr_t>(base_);
+  const std::uint64_t page = partial_pages ? std::max<std::uint64_t>(page_size(), kFaultAround) : page_size();
+  const std::uint64_t mapped = (size_ + page_size() - 1) / page_size() * page_size();  // never past the map
+  const std::uint64_t from_addr = partial_pages ? (base + first) / page * page : (base + first + page - 1) / page * page;
+  const std::uint64_t to_addr = partial_pages ? (base + last + page - 1) / page * page : (base + last) / page * page;
+  const std::uint64_t from = from_addr < base ? 0 : from_addr - base;
+  const std::uint64_t to = std::min<std::uint64_t>(to_addr - base, mapped);
   if (from >= to) return;
   ::madvise(const_cast<std::uint8_t*>(base_) + from, to - from, MADV_DONTNEED);
 }

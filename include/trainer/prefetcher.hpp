@@ -1,0 +1,100 @@
+// Prefetcher: one background thread that gathers the next batches of an epoch into caller-owned
+// staging slots while the caller trains on the current one.
+//
+// Ownership: the caller owns the Dataset, the InputTransform, the staging storage (sized by staging_bytes()) and the
+// epoch order passed to start(); all must outlive the epoch. The Prefetcher owns its thread.
+// Batches come out in order; a view returned by next() stays valid until the following next()
+// or start(). After gathering a batch the producer releases (madvise) the file pages of every
+// 64-row block of the order it has fully read, so streaming a file larger than RAM keeps
+// resident memory flat. Steady state allocates nothing (a mutex and a condition variable).
+// An Error thrown while gathering (e.g. a label out of range) is rethrown by next().
+//
+// Thread-safety: start() and next() are called from one consumer thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "trainer/dataset.hpp"
+
+namespace trainer {
+
+// One batch in staging storage: x is [n, width] row-major; labels [n] (class ids) or
+// targets [n, target_width] (values), the other null.
+struct BatchView {
+  const float* x = nullptr;
+  const std::int32_t* labels = nullptr;
+  const float* targets = nullptr;
+  std::int64_t n = 0;
+  std::int64_t first_index = 0;  // position in the epoch order of the batch's first sample
+};
+
+// Caller-owned staging for `depth` slots of up to max_batch samples each:
+// x: depth*max_batch*width floats; labels: depth*max_batch (class ids, else may be empty);
+// targets: depth*max_batch*target_width floats (values, else may be empty).
+struct StagingStorage {
+  std::span<float> x;
+  std::span<std::int32_t> labels;
+  std::span<float> targets;
+};
+
+class Prefetcher {
+ public:
+  // Bytes of staging for the memory plan: depth * max_batch * 4 * (width + target_width)
+  // (a class id is an int32: 4 bytes, the same as a float target of width 1).
+  static std::uint64_t staging_bytes(std::int64_t max_batch, std::int64_t width, std::int64_t target_width,
+                                     int depth);
+
+  // REQUIRES: depth >= 1, max_batch >= 1, storage spans at least the sizes above.
+  Prefetcher(const Dataset& data, const InputTransform& transform, StagingStorage storage, std::int64_t max_batch,
+             int depth = 2);
+  ~Prefetcher();  // abandons any epoch in progress and joins the thread
+  Prefetcher(const Prefetcher&) = delete;
+  Prefetcher& operator=(const Prefetcher&) = delete;
+
+  // Begins an epoch over `order` (row indices, e.g. from epoch_order) in batches of `batch`
+  // samples (1 <= batch <= max_batch); drop_remainder skips a last partial batch. Abandons an
+  // epoch in progress. Allocates nothing.
+  void start(std::span<const std::int64_t> order, std::int64_t batch, bool drop_remainder = false);
+
+  // The next batch of the epoch, waiting for it if needed; std::nullopt after the last one.
+  std::optional<BatchView> next();
+
+  // Batches start() will produce: ceil or floor(order.size() / batch).
+  static std::int64_t batch_count(std::int64_t samples, std::int64_t batch, bool drop_remainder);
+
+ private:
+  void run();
+  void produce(std::int64_t k);
+  void note_consumed_rows(std::span<const std::int64_t> rows);
+
+  const Dataset& data_;
+  const InputTransform& transform_;
+  StagingStorage storage_;
+  std::int64_t max_batch_;
+  int depth_;
+
+  std::span<const std::int64_t> order_;
+  std::int64_t batch_ = 0;
+  std::int64_t batches_ = 0;
+  std::vector<std::int32_t> block_left_;  // per 64-row block: rows of the order not yet gathered
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool active_ = false;     // an epoch is being produced
+  bool gathering_ = false;  // the producer works outside the lock
+  bool stop_ = false;
+  std::int64_t produced_ = 0;  // batches ready (or failed) in the epoch
+  std::int64_t returned_ = 0;  // batches handed out by next()
+  std::int64_t done_ = 0;      // batches the consumer has finished with; their slots are free
+  std::exception_ptr error_;   // failure while producing batch `produced_`
+  std::thread thread_;
+};
+
+}  // namespace trainer

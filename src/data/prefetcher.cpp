@@ -1,0 +1,152 @@
+// Prefetcher: the producer thread, its slot ring and the release of consumed file pages.
+#include "trainer/prefetcher.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "trainer/error.hpp"
+
+namespace trainer {
+namespace {
+
+constexpr std::int64_t kReleaseBlockRows = 64;  // granularity of page release (matches epoch_order)
+
+}  // namespace
+
+std::uint64_t Prefetcher::staging_bytes(std::int64_t max_batch, std::int64_t width, std::int64_t target_width,
+                                        int depth) {
+  return static_cast<std::uint64_t>(depth) * static_cast<std::uint64_t>(max_batch) * 4u *
+         static_cast<std::uint64_t>(width + target_width);
+}
+
+std::int64_t Prefetcher::batch_count(std::int64_t samples, std::int64_t batch, bool drop_remainder) {
+  return drop_remainder ? samples / batch : (samples + batch - 1) / batch;
+}
+
+Prefetcher::Prefetcher(const Dataset& data, const InputTransform& transform, StagingStorage storage,
+                       std::int64_t max_batch, int depth)
+    : data_(data), transform_(transform), storage_(storage), max_batch_(max_batch), depth_(depth) {
+  if (depth < 1 || max_batch < 1) throw Error::runtime("prefetcher", "depth and max_batch must be >= 1");
+  const auto slots = static_cast<std::size_t>(depth) * static_cast<std::size_t>(max_batch);
+  const bool ids = data.target_kind() == TargetKind::class_ids;
+  if (storage.x.size() < slots * static_cast<std::size_t>(data.width()) || (ids && storage.labels.size() < slots) ||
+      (!ids && storage.targets.size() < slots * static_cast<std::size_t>(data.target_width())))
+    throw Error::runtime("prefetcher", "staging storage is smaller than depth x max_batch samples",
+                         std::to_string(staging_bytes(max_batch, data.width(), data.target_width(), depth)) +
+                             " bytes");
+  block_left_.resize(static_cast<std::size_t>((data.size() + kReleaseBlockRows - 1) / kReleaseBlockRows));
+  thread_ = std::thread([this] { run(); });
+}
+
+Prefetcher::~Prefetcher() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+    active_ = false;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Prefetcher::start(std::span<const std::int64_t> order, std::int64_t batch, bool drop_remainder) {
+  if (batch < 1 || batch > max_batch_)
+    throw Error::runtime("prefetcher", "batch " + std::to_string(batch) + " outside [1, max_batch]",
+                         "at most " + std::to_string(max_batch_));
+  std::unique_lock<std::mutex> lock(mutex_);
+  active_ = false;
+  cv_.wait(lock, [this] { return !gathering_; });  // the slots and counters become ours
+  order_ = order;
+  batch_ = batch;
+  batches_ = batch_count(static_cast<std::int64_t>(order.size()), batch, drop_remainder);
+  produced_ = returned_ = done_ = 0;
+  error_ = nullptr;
+  std::fill(block_left_.begin(), block_left_.end(), 0);
+  const auto used = static_cast<std::size_t>(std::min(static_cast<std::int64_t>(order.size()), batches_ * batch));
+  for (std::size_t i = 0; i < used; ++i) {
+    const std::int64_t r = order[i];
+    if (r >= 0 && r < data_.size()) ++block_left_[static_cast<std::size_t>(r / kReleaseBlockRows)];
+  }
+  active_ = batches_ > 0;
+  lock.unlock();
+  cv_.notify_all();
+}
+
+std::optional<BatchView> Prefetcher::next() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  done_ = returned_;  // the batch handed out last time is finished: its slot may be refilled
+  cv_.notify_all();
+  if (returned_ >= batches_) return std::nullopt;
+  cv_.wait(lock, [this] { return produced_ > returned_ || error_ != nullptr; });
+  if (produced_ <= returned_) {  // the producer failed on this batch
+    active_ = false;
+    std::exception_ptr error = std::exchange(error_, nullptr);
+    returned_ = batches_;
+    std::rethrow_exception(error);
+  }
+  const std::int64_t k = returned_++;
+  const auto slot = static_cast<std::size_t>(k % depth_) * static_cast<std::size_t>(max_batch_);
+  BatchView view;
+  view.n = std::min(batch_, static_cast<std::int64_t>(order_.size()) - k * batch_);
+  view.first_index = k * batch_;
+  view.x = storage_.x.data() + slot * static_cast<std::size_t>(data_.width());
+  if (data_.target_kind() == TargetKind::class_ids)
+    view.labels = storage_.labels.data() + slot;
+  else
+    view.targets = storage_.targets.data() + slot * static_cast<std::size_t>(data_.target_width());
+  return view;
+}
+
+void Prefetcher::run() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    cv_.wait(lock, [this] {
+      return stop_ || (active_ && error_ == nullptr && produced_ < batches_ && produced_ < done_ + depth_);
+    });
+    if (stop_) return;
+    const std::int64_t k = produced_;
+    gathering_ = true;
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      produce(k);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    gathering_ = false;
+    if (active_) {
+      if (error)
+        error_ = error;
+      else
+        ++produced_;
+    }
+    cv_.notify_all();
+  }
+}
+
+void Prefetcher::produce(std::int64_t k) {
+  const auto first = static_cast<std::size_t>(k * batch_);
+  const auto n = static_cast<std::size_t>(std::min(batch_, static_cast<std::int64_t>(order_.size()) - k * batch_));
+  const auto rows = order_.subspan(first, n);
+  const auto slot = static_cast<std::size_t>(k % depth_) * static_cast<std::size_t>(max_batch_);
+  const bool ids = data_.target_kind() == TargetKind::class_ids;
+  data_.gather(rows, transform_, storage_.x.data() + slot * static_cast<std::size_t>(data_.width()),
+               ids ? storage_.labels.data() + slot : nullptr,
+               ids ? nullptr : storage_.targets.data() + slot * static_cast<std::size_t>(data_.target_width()));
+  note_consumed_rows(rows);
+}
+
+// The batch is copied into staging, so its file pages are no longer needed once every row of a
+// block has been read. Pages shared with a neighbouring block are dropped too: if that block is
+// still to be read, it faults one page back in, which is cheaper than leaving one page per block
+// resident until the end of the epoch.
+void Prefetcher::note_consumed_rows(std::span<const std::int64_t> rows) {
+  for (std::int64_t r : rows) {
+    const std::int64_t b = r / kReleaseBlockRows;
+    if (--block_left_[static_cast<std::size_t>(b)] != 0) continue;
+    data_.x().release_rows(b * kReleaseBlockRows, (b + 1) * kReleaseBlockRows, true);
+    data_.y().release_rows(b * kReleaseBlockRows, (b + 1) * kReleaseBlockRows, true);
+  }
+}
+
+}  // namespace trainer

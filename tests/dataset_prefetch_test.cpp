@@ -1,0 +1,116 @@
+// Prefetcher: batches in order equal direct gathers, errors cross the thread, staging is checked.
+#include <catch2/catch.hpp>
+#include <vector>
+
+#include "support/npy_writer.hpp"
+#include "trainer/error.hpp"
+#include "trainer/prefetcher.hpp"
+
+using trainer::Dataset;
+using trainer::Prefetcher;
+using trainer::TargetKind;
+using trainer::test::write_npy;
+
+namespace {
+
+struct Fixture {
+  std::string x, y;
+  Fixture(std::int64_t n, std::int64_t w, std::int64_t bad_label_row = -1) {
+    std::vector<std::uint8_t> xs(n * w);
+    for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<std::uint8_t>(i * 7 % 251);
+    std::vector<std::int32_t> ys(n);
+    for (std::int64_t i = 0; i < n; ++i) ys[i] = static_cast<std::int32_t>(i % 10);
+    if (bad_label_row >= 0) ys[bad_label_row] = 10;
+    x = write_npy("pf_x_" + std::to_string(n) + "_" + std::to_string(bad_label_row) + ".npy", "|u1", {n, w}, xs);
+    y = write_npy("pf_y_" + std::to_string(n) + "_" + std::to_string(bad_label_row) + ".npy", "<i4", {n}, ys);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("prefetch: batches come in epoch order and equal a direct gather, last partial batch kept", "[data]") {
+  Fixture f(1000, 5);
+  auto d = Dataset::open(f.x, f.y, TargetKind::class_ids, 10);
+  trainer::InputTransform t;
+  t.scale = 0.5f;
+  const std::int64_t max_batch = 96;
+  const int depth = 3;
+  std::vector<float> xs(depth * max_batch * 5);
+  std::vector<std::int32_t> labels(depth * max_batch);
+  CHECK(Prefetcher::staging_bytes(max_batch, 5, 1, depth) == (xs.size() + labels.size()) * 4);
+  Prefetcher p(d, t, {xs, labels, {}}, max_batch, depth);
+  for (std::uint64_t epoch = 0; epoch < 2; ++epoch) {
+    auto order = trainer::epoch_order(1000, 9, epoch, true);
+    p.start(order, 96);
+    std::int64_t seen = 0, batches = 0;
+    while (auto b = p.next()) {
+      REQUIRE(b->first_index == seen);
+      const auto rows = std::span<const std::int64_t>(order).subspan(seen, b->n);
+      std::vector<float> want_x(b->n * 5);
+      std::vector<std::int32_t> want_y(b->n);
+      d.gather(rows, t, want_x.data(), want_y.data(), nullptr);
+      CHECK(std::vector<float>(b->x, b->x + b->n * 5) == want_x);
+      CHECK(std::vector<std::int32_t>(b->labels, b->labels + b->n) == want_y);
+      CHECK(b->targets == nullptr);
+      seen += b->n;
+      ++batches;
+    }
+    CHECK(seen == 1000);
+    CHECK(batches == 11);  // 10 full batches of 96 and one of 40
+    CHECK_FALSE(p.next().has_value());
+  }
+  auto order = trainer::epoch_order(1000, 9, 0, false);
+  p.start(order, 96, true);  // drop_remainder
+  std::int64_t batches = 0;
+  while (auto b = p.next()) {
+    CHECK(b->n == 96);
+    ++batches;
+  }
+  CHECK(batches == 10);
+}
+
+TEST_CASE("prefetch: an epoch can be abandoned by starting another", "[data]") {
+  Fixture f(500, 3);
+  auto d = Dataset::open(f.x, f.y, TargetKind::class_ids, 10);
+  trainer::InputTransform t;
+  std::vector<float> xs(2 * 50 * 3);
+  std::vector<std::int32_t> labels(2 * 50);
+  Prefetcher p(d, t, {xs, labels, {}}, 50, 2);
+  auto order = trainer::epoch_order(500, 1, 0, false);
+  p.start(order, 50);
+  REQUIRE(p.next().has_value());
+  p.start(order, 25);
+  auto b = p.next();
+  REQUIRE(b.has_value());
+  CHECK(b->first_index == 0);
+  CHECK(b->n == 25);
+}
+
+TEST_CASE("prefetch: a data error in the producer thread is rethrown by next()", "[data]") {
+  Fixture f(300, 2, 170);
+  auto d = Dataset::open(f.x, f.y, TargetKind::class_ids, 10);
+  trainer::InputTransform t;
+  std::vector<float> xs(2 * 32 * 2);
+  std::vector<std::int32_t> labels(2 * 32);
+  Prefetcher p(d, t, {xs, labels, {}}, 32, 2);
+  auto order = trainer::epoch_order(300, 1, 0, false);
+  p.start(order, 32);
+  std::int64_t good = 0;
+  try {
+    while (p.next()) ++good;
+    FAIL("no error");
+  } catch (const trainer::Error& e) {
+    CHECK(e.exit_code() == 3);
+    CHECK_THAT(e.what(), Catch::Contains(f.y) && Catch::Contains("row 170"));
+  }
+  CHECK(good == 5);  // rows 0..159 are fine; the batch holding row 170 fails
+}
+
+TEST_CASE("prefetch: staging smaller than depth x max_batch is refused", "[data]") {
+  Fixture f(100, 4);
+  auto d = Dataset::open(f.x, f.y, TargetKind::class_ids, 10);
+  trainer::InputTransform t;
+  std::vector<float> xs(2 * 10 * 4 - 1);
+  std::vector<std::int32_t> labels(2 * 10);
+  CHECK_THROWS_AS(Prefetcher(d, t, {xs, labels, {}}, 10, 2), trainer::Error);
+}

@@ -1,0 +1,148 @@
+// NpyArray behaviours beyond the manifest: half-float conversion, twins in other orders and byte
+// orders, the on-the-fly transform, label checks and page release.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "support/npy_writer.hpp"
+#include "trainer/error.hpp"
+#include "trainer/npy.hpp"
+
+using trainer::NpyArray;
+using trainer::test::write_npy;
+
+namespace {
+
+template <typename T>
+std::vector<T> byteswapped(std::vector<T> v) {
+  for (auto& x : v) {
+    unsigned char b[sizeof(T)];
+    std::memcpy(b, &x, sizeof(T));
+    for (std::size_t i = 0; i < sizeof(T) / 2; ++i) std::swap(b[i], b[sizeof(T) - 1 - i]);
+    std::memcpy(&x, b, sizeof(T));
+  }
+  return v;
+}
+
+void check_error(const std::function<void()>& f, const std::string& needle1, const std::string& needle2 = {}) {
+  try {
+    f();
+    FAIL("no error thrown");
+  } catch (const trainer::Error& e) {
+    CHECK(e.exit_code() == 3);
+    CHECK_THAT(e.what(), Catch::Contains(needle1));
+    if (!needle2.empty()) CHECK_THAT(e.what(), Catch::Contains(needle2));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("npy: float16 converts normals, subnormals, signed zero, infinities and NaN", "[npy]") {
+  const std::vector<std::uint16_t> bits = {0x3C00, 0xC000, 0x7BFF, 0x0001, 0x03FF, 0x0400,
+                                           0x8000, 0x7C00, 0xFC00, 0x7E00, 0x3555};
+  const std::vector<double> expected = {1.0, -2.0, 65504.0, std::ldexp(1.0, -24), std::ldexp(1023.0, -24),
+                                        std::ldexp(1.0, -14), -0.0, INFINITY, -INFINITY, NAN,
+                                        0.333251953125};
+  auto little = NpyArray::open(write_npy("half_le.npy", "<f2", {11}, bits));
+  auto big = NpyArray::open(write_npy("half_be.npy", ">f2", {11}, byteswapped(bits)));
+  std::vector<std::int64_t> rows(11);
+  for (int i = 0; i < 11; ++i) rows[i] = i;
+  std::vector<float> batch(11);
+  big.gather_f32(rows, batch.data());
+  for (std::size_t i = 0; i < bits.size(); ++i) {
+    INFO("half bits " << bits[i]);
+    if (std::isnan(expected[i])) {
+      CHECK(std::isnan(little.element(i)));
+      CHECK(std::isnan(batch[i]));
+      continue;
+    }
+    CHECK(little.element(i) == expected[i]);
+    CHECK(batch[i] == static_cast<float>(expected[i]));
+    CHECK(std::signbit(little.element(i)) == std::signbit(expected[i]));
+  }
+}
+
+TEST_CASE("npy: Fortran-ordered and big-endian twins give the same batches as the C-ordered file", "[npy]") {
+  const std::int64_t n = 7, a = 3, b = 5;  // shape (7, 3, 5)
+  std::vector<float> c_order(n * a * b), f_order(n * a * b);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < a; ++j)
+      for (std::int64_t k = 0; k < b; ++k) {
+        const float v = static_cast<float>(i * 100 + j * 10 + k) + 0.25f;
+        c_order[(i * a + j) * b + k] = v;
+        f_order[i + n * (j + a * k)] = v;  // column-major: first index fastest
+      }
+  auto c = NpyArray::open(write_npy("twin_c.npy", "<f4", {n, a, b}, c_order));
+  auto f = NpyArray::open(write_npy("twin_f.npy", "<f4", {n, a, b}, f_order, true));
+  auto fbe = NpyArray::open(write_npy("twin_fbe.npy", ">f4", {n, a, b}, byteswapped(f_order), true));
+  auto cbe = NpyArray::open(write_npy("twin_cbe.npy", ">f4", {n, a, b}, byteswapped(c_order)));
+  const std::vector<std::int64_t> rows = {6, 0, 3, 3, 1};
+  std::vector<float> mean(15), inv_std(15);
+  for (int j = 0; j < 15; ++j) {
+    mean[j] = 0.5f * static_cast<float>(j);
+    inv_std[j] = 1.0f / static_cast<float>(j + 1);
+  }
+  std::vector<float> want(rows.size() * 15);
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    for (std::size_t j = 0; j < 15; ++j)
+      want[r * 15 + j] = (c_order[rows[r] * 15 + j] * 2.0f - mean[j]) * inv_std[j];
+  for (const NpyArray* array : {&c, &f, &fbe, &cbe}) {
+    INFO(array->path());
+    CHECK(array->row_width() == 15);
+    std::vector<float> got(want.size());
+    array->gather_f32(rows, got.data(), 2.0f, mean, inv_std);
+    CHECK(got == want);
+  }
+}
+
+TEST_CASE("npy: every integer dtype converts exactly in both byte orders", "[npy]") {
+  const std::vector<std::int16_t> i2 = {-32768, -1, 0, 1, 32767};
+  const std::vector<std::uint32_t> u4 = {0, 1, 2147483648u, 4294967295u};
+  const std::vector<std::int64_t> i8 = {-(std::int64_t{1} << 40), -3, 0, std::int64_t{1} << 44};
+  auto a = NpyArray::open(write_npy("i2be.npy", ">i2", {5}, byteswapped(i2)));
+  auto b = NpyArray::open(write_npy("u4be.npy", ">u4", {4}, byteswapped(u4)));
+  auto c = NpyArray::open(write_npy("i8le.npy", "<i8", {4}, i8));
+  for (std::size_t i = 0; i < i2.size(); ++i) CHECK(a.element(i) == i2[i]);
+  for (std::size_t i = 0; i < u4.size(); ++i) CHECK(b.element(i) == u4[i]);
+  for (std::size_t i = 0; i < i8.size(); ++i) CHECK(c.element(i) == static_cast<double>(i8[i]));
+}
+
+TEST_CASE("npy: labels outside [0, classes) or non-integral are refused naming the file and row", "[npy]") {
+  const std::vector<std::int64_t> rows = {0, 1, 2};
+  std::vector<std::int32_t> out(3);
+  auto ints = NpyArray::open(write_npy("labels.npy", "<i8", {3}, std::vector<std::int64_t>{0, 9, 10}));
+  ints.gather_labels(std::vector<std::int64_t>{0, 1}, out.data(), 10);
+  CHECK(out[0] == 0);
+  CHECK(out[1] == 9);
+  check_error([&] { ints.gather_labels(rows, out.data(), 10); }, ints.path(), "row 2");
+  auto negative = NpyArray::open(write_npy("labels_neg.npy", "<i4", {3}, std::vector<std::int32_t>{1, -1, 0}));
+  check_error([&] { negative.gather_labels(rows, out.data(), 10); }, negative.path(), "row 1");
+  auto floats = NpyArray::open(write_npy("labels_f.npy", "<f4", {3}, std::vector<float>{1.0f, 2.0f, 2.5f}));
+  check_error([&] { floats.gather_labels(rows, out.data(), 10); }, floats.path(), "row 2");
+  auto wide = NpyArray::open(write_npy("labels_wide.npy", "<i8", {1, 3}, std::vector<std::int64_t>{0, 1, 2}));
+  check_error([&] { wide.gather_labels(std::vector<std::int64_t>{0}, out.data(), 10); }, wide.path());
+}
+
+TEST_CASE("npy: missing files and directories are data errors naming the path", "[npy]") {
+  const std::string missing = trainer::test::temp_path("does-not-exist.npy");
+  check_error([&] { NpyArray::open(missing); }, missing);
+  const std::string dir = std::string(TRAINER_FIXTURES_DIR) + "/npy";
+  check_error([&] { NpyArray::open(dir); }, dir, "directory");
+}
+
+TEST_CASE("npy: released rows read back the same values", "[npy]") {
+  std::vector<float> values(4096 * 8);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i);
+  auto a = NpyArray::open(write_npy("release.npy", "<f4", {4096, 8}, values));
+  std::vector<std::int64_t> rows(4096);
+  for (int i = 0; i < 4096; ++i) rows[i] = i;
+  std::vector<float> before(values.size()), after(values.size());
+  a.gather_f32(rows, before.data());
+  a.release_rows(0, 4096);
+  a.release_rows(-5, 99999);  // clamped, not an error
+  a.gather_f32(rows, after.data());
+  CHECK(before == values);
+  CHECK(after == values);
+}
