@@ -33,6 +33,8 @@ struct BatchView {
   const float* targets = nullptr;
   std::int64_t n = 0;
   std::int64_t first_index = 0;  // position in the epoch order of the batch's first sample
+  std::int64_t batch_size = 0;   // samples of the effective batch this micro-batch belongs to
+  bool last_in_batch = true;     // the effective batch is complete after this micro-batch
 };
 
 // Caller-owned staging for `depth` slots of up to max_batch samples each:
@@ -63,13 +65,25 @@ class Prefetcher {
   // epoch in progress. Allocates nothing.
   void start(std::span<const std::int64_t> order, std::int64_t batch, bool drop_remainder = false);
 
+  // The same for gradient accumulation: effective batches of `batch` samples (any size), each
+  // split into micro-batches of `micro` samples (1 <= micro <= max_batch; the last micro-batch
+  // of each effective batch may be smaller). Micro-batches never straddle two effective batches.
+  void start(std::span<const std::int64_t> order, std::int64_t batch, std::int64_t micro, bool drop_remainder);
+
   // The next batch of the epoch, waiting for it if needed; std::nullopt after the last one.
   std::optional<BatchView> next();
 
   // Batches start() will produce: ceil or floor(order.size() / batch).
   static std::int64_t batch_count(std::int64_t samples, std::int64_t batch, bool drop_remainder);
+  // Micro-batches start(order, batch, micro, drop_remainder) will produce.
+  static std::int64_t micro_count(std::int64_t samples, std::int64_t batch, std::int64_t micro, bool drop_remainder);
 
  private:
+  struct Chunk {
+    std::int64_t first = 0, n = 0, batch_size = 0;
+    bool last = true;
+  };
+  Chunk chunk(std::int64_t k) const;  // micro-batch k of the epoch
   void run();
   void produce(std::int64_t k);
   void note_consumed_rows(std::span<const std::int64_t> rows);
@@ -81,8 +95,9 @@ class Prefetcher {
   int depth_;
 
   std::span<const std::int64_t> order_;
-  std::int64_t batch_ = 0;
-  std::int64_t batches_ = 0;
+  std::int64_t batch_ = 0;    // effective batch
+  std::int64_t micro_ = 0;    // micro-batch
+  std::int64_t batches_ = 0;  // micro-batches in the epoch
   std::vector<std::int32_t> block_left_;  // per 64-row block: rows of the order not yet gathered
 
   std::mutex mutex_;

@@ -28,7 +28,7 @@ struct RunShape {
 // Items whose size the run's Storage holds (parameters ... sample order), in carving order.
 std::vector<MemoryItem> plan_storage(const Network& net, const RunShape& shape);
 
-// Staging of one micro-batch: inputs, labels or targets, and row ids.
+// Staging of one forward-only batch: inputs, labels or targets, and row ids.
 struct Staging {
   std::span<float> x;
   std::span<std::int32_t> labels;

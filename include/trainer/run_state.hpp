@@ -3,9 +3,8 @@
 // anywhere else.
 #pragma once
 
-#include <array>
-
 #include "trainer/optimizer.hpp"
+#include "trainer/prefetcher.hpp"
 #include "trainer/run_plan.hpp"
 #include "trainer/storage.hpp"
 
@@ -16,7 +15,7 @@ struct RunState {
   std::span<float> params;     // flat, ParamLayout offsets
   std::span<float> grads;      // parallel to params
   std::span<float> opt_state;  // state_per_param * params.size()
-  std::array<Staging, kPrefetchDepth> staging;
+  StagingStorage staging;  // kPrefetchDepth slots of micro_batch samples
   Staging eval_staging;
   std::span<std::int64_t> order;  // the epoch's sample order
 };

@@ -48,20 +48,46 @@ Prefetcher::~Prefetcher() {
   thread_.join();
 }
 
+std::int64_t Prefetcher::micro_count(std::int64_t samples, std::int64_t batch, std::int64_t micro,
+                                     bool drop_remainder) {
+  const std::int64_t per_batch = (batch + micro - 1) / micro;
+  const std::int64_t rest = drop_remainder ? 0 : samples % batch;
+  return samples / batch * per_batch + (rest + micro - 1) / micro;
+}
+
+Prefetcher::Chunk Prefetcher::chunk(std::int64_t k) const {
+  const std::int64_t per_batch = (batch_ + micro_ - 1) / micro_;
+  const std::int64_t e = k / per_batch, j = k % per_batch;
+  Chunk c;
+  c.batch_size = std::min(batch_, static_cast<std::int64_t>(order_.size()) - e * batch_);
+  c.first = e * batch_ + j * micro_;
+  c.n = std::min(micro_, c.batch_size - j * micro_);
+  c.last = j * micro_ + c.n == c.batch_size;
+  return c;
+}
+
 void Prefetcher::start(std::span<const std::int64_t> order, std::int64_t batch, bool drop_remainder) {
-  if (batch < 1 || batch > max_batch_)
-    throw Error::runtime("prefetcher", "batch " + std::to_string(batch) + " outside [1, max_batch]",
+  start(order, batch, batch, drop_remainder);
+}
+
+void Prefetcher::start(std::span<const std::int64_t> order, std::int64_t batch, std::int64_t micro,
+                       bool drop_remainder) {
+  if (micro < 1 || micro > max_batch_ || batch < 1)
+    throw Error::runtime("prefetcher", "micro-batch " + std::to_string(micro) + " outside [1, max_batch]",
                          "at most " + std::to_string(max_batch_));
   std::unique_lock<std::mutex> lock(mutex_);
   active_ = false;
   cv_.wait(lock, [this] { return !gathering_; });  // the slots and counters become ours
   order_ = order;
   batch_ = batch;
-  batches_ = batch_count(static_cast<std::int64_t>(order.size()), batch, drop_remainder);
+  micro_ = std::min(micro, batch);
+  batches_ = micro_count(static_cast<std::int64_t>(order.size()), batch, micro_, drop_remainder);
   produced_ = returned_ = done_ = 0;
   error_ = nullptr;
   std::fill(block_left_.begin(), block_left_.end(), 0);
-  const auto used = static_cast<std::size_t>(std::min(static_cast<std::int64_t>(order.size()), batches_ * batch));
+  const std::int64_t whole = drop_remainder ? static_cast<std::int64_t>(order.size()) / batch * batch
+                                            : static_cast<std::int64_t>(order.size());
+  const auto used = static_cast<std::size_t>(whole);
   for (std::size_t i = 0; i < used; ++i) {
     const std::int64_t r = order[i];
     if (r >= 0 && r < data_.size()) ++block_left_[static_cast<std::size_t>(r / kReleaseBlockRows)];
@@ -85,9 +111,12 @@ std::optional<BatchView> Prefetcher::next() {
   }
   const std::int64_t k = returned_++;
   const auto slot = static_cast<std::size_t>(k % depth_) * static_cast<std::size_t>(max_batch_);
+  const Chunk c = chunk(k);
   BatchView view;
-  view.n = std::min(batch_, static_cast<std::int64_t>(order_.size()) - k * batch_);
-  view.first_index = k * batch_;
+  view.n = c.n;
+  view.first_index = c.first;
+  view.batch_size = c.batch_size;
+  view.last_in_batch = c.last;
   view.x = storage_.x.data() + slot * static_cast<std::size_t>(data_.width());
   if (data_.target_kind() == TargetKind::class_ids)
     view.labels = storage_.labels.data() + slot;
@@ -125,9 +154,8 @@ void Prefetcher::run() {
 }
 
 void Prefetcher::produce(std::int64_t k) {
-  const auto first = static_cast<std::size_t>(k * batch_);
-  const auto n = static_cast<std::size_t>(std::min(batch_, static_cast<std::int64_t>(order_.size()) - k * batch_));
-  const auto rows = order_.subspan(first, n);
+  const Chunk c = chunk(k);
+  const auto rows = order_.subspan(static_cast<std::size_t>(c.first), static_cast<std::size_t>(c.n));
   const auto slot = static_cast<std::size_t>(k % depth_) * static_cast<std::size_t>(max_batch_);
   const bool ids = data_.target_kind() == TargetKind::class_ids;
   data_.gather(rows, transform_, storage_.x.data() + slot * static_cast<std::size_t>(data_.width()),

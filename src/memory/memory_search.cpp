@@ -60,11 +60,10 @@ TrialResult trial(const Config& config, const RunShape& shape, const DataSets& d
     RunState st = allocate_run(net, shape, &optimizer);
     net.init_weights(config.training.seed);
     const std::int64_t n = std::min(shape.micro_batch, data.train.size());
-    const Staging& sg = st.staging[0];
-    std::copy_n(data.train.rows.begin(), n, sg.rows.begin());
+    const StagingStorage& sg = st.staging;
     float* targets = sg.targets.empty() ? nullptr : sg.targets.data();
     std::int32_t* labels = sg.labels.empty() ? nullptr : sg.labels.data();
-    data.train.data->gather({sg.rows.data(), static_cast<std::size_t>(n)}, data.transform, sg.x.data(), labels, targets);
+    data.train.data->gather({data.train.rows.data(), static_cast<std::size_t>(n)}, data.transform, sg.x.data(), labels, targets);
     for (int step = 0; step < 2; ++step) {
       std::memset(st.grads.data(), 0, st.grads.size_bytes());
       net.train_micro_batch(sg.x.data(), labels, targets, n, 1.0f / static_cast<float>(n), 1);

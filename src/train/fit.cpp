@@ -19,6 +19,7 @@
 #include "trainer/interrupt.hpp"
 #include "trainer/log.hpp"
 #include "trainer/memory_search.hpp"
+#include "trainer/prefetcher.hpp"
 #include "trainer/run_state.hpp"
 #include "trainer/weights_io.hpp"
 
@@ -216,7 +217,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
              {"micro_batch", batches.micro}, {"eval_batch", batches.eval}, {"threads", threads}});
 
   InterruptGuard interrupts;
-  const float* no_targets = nullptr;
+  Prefetcher prefetcher(*data.train.data, data.transform, st.staging, batches.micro, kPrefetchDepth);
   for (std::int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
     const bool resumed_epoch = resume && epoch == start_epoch && skip_batches > 0;
     double loss_sum = resumed_epoch ? resume->epoch_loss_sum : 0.0;
@@ -225,41 +226,41 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     const double seconds_before = resumed_epoch ? resume->epoch_seconds : 0.0;
     const std::int64_t first_batch = epoch == start_epoch ? skip_batches : 0;
     const auto t0 = Clock::now();
+    // The epoch's order, as positions in the training rows, then as rows of the file.
     epoch_order_into(st.order, config.training.seed, static_cast<std::uint64_t>(epoch), config.data.shuffle);
+    for (auto& position : st.order) position = data.train.rows[static_cast<std::size_t>(position)];
+    prefetcher.start(st.order.subspan(static_cast<std::size_t>(first_batch * B)), B, batches.micro,
+                     config.data.drop_remainder);
     log::Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs), n);
     double lr = 0;
-    for (std::int64_t step = first_batch; step < steps_per_epoch; ++step) {
-      const std::int64_t begin = step * B;
-      const std::int64_t bk = std::min(B, n - begin);
-      std::memset(st.grads.data(), 0, st.grads.size_bytes());
-      double step_loss = 0;
-      std::int64_t micro_index = 0;
-      for (std::int64_t m = begin; m < begin + bk; m += batches.micro, ++micro_index) {
-        const std::int64_t count = std::min(batches.micro, begin + bk - m);
-        const Staging& sg = st.staging[static_cast<std::size_t>(micro_index % kPrefetchDepth)];
-        for (std::int64_t i = 0; i < count; ++i) {
-          sg.rows[static_cast<std::size_t>(i)] = data.train.rows[static_cast<std::size_t>(st.order[static_cast<std::size_t>(m + i)])];
-        }
-        std::span<const std::int64_t> rows{sg.rows.data(), static_cast<std::size_t>(count)};
-        std::int32_t* labels = sg.labels.empty() ? nullptr : sg.labels.data();
-        float* targets = sg.targets.empty() ? nullptr : sg.targets.data();
-        data.train.data->gather(rows, data.transform, sg.x.data(), labels, targets);
-        BatchStats s = net.train_micro_batch(sg.x.data(), labels, targets ? targets : no_targets, count,
-                                             1.0f / static_cast<float>(bk),
-                                             dropout_seed(config.training.seed, optimizer.steps(), micro_index));
-        step_loss += s.loss_sum;
-        correct += s.correct;
-      }
+    std::int64_t step = first_batch;
+    std::int64_t micro_index = 0;
+    double step_loss = 0;
+    std::memset(st.grads.data(), 0, st.grads.size_bytes());
+    while (const auto batch = prefetcher.next()) {
+      // grad_scale 1/B_k: the accumulated gradient is the mean over the whole effective batch.
+      BatchStats s = net.train_micro_batch(batch->x, batch->labels, batch->targets, batch->n,
+                                           1.0f / static_cast<float>(batch->batch_size),
+                                           dropout_seed(config.training.seed, optimizer.steps(), micro_index));
+      step_loss += s.loss_sum;
+      correct += s.correct;
+      ++micro_index;
+      if (!batch->last_in_batch) continue;
+
       if (!std::isfinite(step_loss)) {
         throw Error::diverged("epoch " + std::to_string(epoch + 1) + ", step " + std::to_string(step + 1),
                               "the training loss is " + std::string(std::isnan(step_loss) ? "NaN" : "infinite"),
                               "lower the learning rate (/optimizer/lr) or scale the inputs (/data/x_scale, /data/normalize)");
       }
       loss_sum += step_loss;
-      samples += bk;
+      samples += batch->batch_size;
       lr = scheduled_lr(config.optimizer, config.schedule, epochs,
                         static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(steps_per_epoch));
       optimizer.step(st.params, st.grads, lr);
+      ++step;
+      micro_index = 0;
+      step_loss = 0;
+      std::memset(st.grads.data(), 0, st.grads.size_bytes());
       progress.update(samples, static_cast<double>(samples) / std::max(1e-9, seconds_since(t0)));
       if (options.max_steps && optimizer.steps() >= *options.max_steps) break;
       if (options.interrupt_after_steps && optimizer.steps() == *options.interrupt_after_steps) raise(SIGINT);
@@ -269,7 +270,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
         ck.epoch_correct = correct;
         ck.epoch_samples = samples;
         ck.epoch_seconds = seconds_before + seconds_since(t0);
-        save(epoch, step + 1);
+        save(epoch, step);
         throw Error::interrupted("fit", std::string("interrupted by ") +
                                             (InterruptGuard::pending() == SIGTERM ? "SIGTERM" : "SIGINT") +
                                             (options.checkpoint_path.empty() ? "" : "; checkpoint written to " + options.checkpoint_path));

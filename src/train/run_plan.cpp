@@ -5,6 +5,13 @@
 namespace trainer {
 namespace {
 
+// One slot of `batch` samples: inputs and labels or targets (the prefetcher's staging ring).
+std::uint64_t slot_bytes(std::int64_t batch, const RunShape& s) {
+  const auto b = static_cast<std::uint64_t>(batch);
+  const std::uint64_t targets = s.target_kind == TargetKind::class_ids ? 1 : static_cast<std::uint64_t>(s.target_width);
+  return align_up(b * static_cast<std::uint64_t>(s.width) * sizeof(float)) + align_up(b * targets * 4);
+}
+
 std::uint64_t staging_bytes(std::int64_t batch, const RunShape& s) {
   const auto b = static_cast<std::uint64_t>(batch);
   std::uint64_t bytes = align_up(b * static_cast<std::uint64_t>(s.width) * sizeof(float));
@@ -28,7 +35,7 @@ std::vector<MemoryItem> plan_storage(const Network& net, const RunShape& shape) 
   items.push_back({"training workspace", Network::total(net.plan_train(shape.micro_batch))});
   items.push_back({"evaluation workspace", Network::total(net.plan_eval(shape.eval_batch))});
   items.push_back({"input staging (x" + std::to_string(kPrefetchDepth) + " prefetch)",
-                   kPrefetchDepth * staging_bytes(shape.micro_batch, shape)});
+                   slot_bytes(kPrefetchDepth * shape.micro_batch, shape)});
   items.push_back({"evaluation staging", staging_bytes(shape.eval_batch, shape)});
   items.push_back({"sample order", align_up(static_cast<std::uint64_t>(shape.train_rows) * sizeof(std::int64_t))});
   return items;

@@ -28,7 +28,15 @@ RunState allocate_run(Network& net, const RunShape& shape, Optimizer* optimizer)
   st.opt_state = st.storage.take_array<float>(p * static_cast<std::uint64_t>(shape.optimizer_state_per_param));
   auto train_ws = st.storage.take(Network::total(net.plan_train(shape.micro_batch)));
   auto eval_ws = st.storage.take(Network::total(net.plan_eval(shape.eval_batch)));
-  for (auto& s : st.staging) s = carve_staging(st.storage, shape.micro_batch, shape);
+  {
+    const auto slots = static_cast<std::uint64_t>(kPrefetchDepth * shape.micro_batch);
+    st.staging.x = st.storage.take_array<float>(slots * static_cast<std::uint64_t>(shape.width));
+    if (shape.target_kind == TargetKind::class_ids) {
+      st.staging.labels = st.storage.take_array<std::int32_t>(slots);
+    } else {
+      st.staging.targets = st.storage.take_array<float>(slots * static_cast<std::uint64_t>(shape.target_width));
+    }
+  }
   st.eval_staging = carve_staging(st.storage, shape.eval_batch, shape);
   st.order = st.storage.take_array<std::int64_t>(static_cast<std::uint64_t>(shape.train_rows));
   net.bind(st.params.data(), st.grads.data(), train_ws, shape.micro_batch, eval_ws, shape.eval_batch);
