@@ -46,16 +46,21 @@ void run_tiled(Index m, Index n, Index k, Tile&& tile) {
   const int threads = compute_threads();
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   const int used = (threads > 1 && macs >= kParallelMinMacs) ? threads : 1;
-  Index tm = std::min(m, kMaxTile);
-  Index tn = std::min(n, kMaxTile);
-  if (used > 1) {  // split the larger side so that every thread gets a tile
+  // Tiles of at most kMaxTile a side, near-equal in size; along the larger side their count
+  // is a multiple of the thread count so that round-robin dealing balances the work.
+  Index tiles_m = ceil_div(m, kMaxTile);
+  Index tiles_n = ceil_div(n, kMaxTile);
+  if (used > 1) {
     if (m >= n)
-      tm = std::min(tm, ceil_div(ceil_div(m, used), 8) * 8);
+      tiles_m = std::min(m, ceil_div(tiles_m, used) * used);
     else
-      tn = std::min(tn, ceil_div(ceil_div(n, used), 8) * 8);
+      tiles_n = std::min(n, ceil_div(tiles_n, used) * used);
   }
-  const Index tiles_n = ceil_div(n, tn);
-  const Index tiles = ceil_div(m, tm) * tiles_n;
+  const Index tm = ceil_div(m, tiles_m);
+  const Index tn = ceil_div(n, tiles_n);
+  tiles_m = ceil_div(m, tm);
+  tiles_n = ceil_div(n, tn);
+  const Index tiles = tiles_m * tiles_n;
   auto run_one = [&](Index t) {
     const Index i0 = (t / tiles_n) * tm;
     const Index j0 = (t % tiles_n) * tn;
