@@ -98,3 +98,11 @@ TEST_CASE("steady-state train steps, optimizer steps and evaluation allocate not
   CHECK(stats.samples == batch);
   CHECK(std::isfinite(stats.loss_sum));
 }
+
+TEST_CASE("GEMM packing fits the stack allowance, so it never falls back to the heap", "[model]") {
+  // dense_kernels.cpp sets EIGEN_STACK_ALLOCATION_LIMIT to 4 MiB per packed block; each block
+  // is at most half of this bound, and a thread's default stack is 8 MiB.
+  const auto bytes = trainer::gemm_stack_bytes_per_thread();
+  CHECK(bytes > 64 * 1024);
+  CHECK(bytes <= 4 * 1024 * 1024);
+}

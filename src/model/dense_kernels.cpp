@@ -26,7 +26,7 @@ using MatView = Eigen::Map<RowMat<T>>;
 template <class T>
 using ConstMatView = Eigen::Map<const RowMat<T>>;
 
-constexpr Index kMaxTile = 256;
+constexpr Index kMaxTile = 256;  // largest side of a GEMM output tile
 // Products below this many multiply-adds run on the calling thread.
 constexpr double kParallelMinMacs = 1 << 17;
 
@@ -127,3 +127,15 @@ TRAINER_INSTANTIATE(double)
 #undef TRAINER_INSTANTIATE
 
 }  // namespace trainer::model
+
+namespace trainer {
+
+std::uint64_t gemm_stack_bytes_per_thread() {
+  // Eigen packs a kc x mc block of the left operand and a kc x nc block of the right one;
+  // tiles bound mc, nc <= kMaxTile, and kc does not grow past its value for a huge depth.
+  Eigen::Index kc = Eigen::Index(1) << 24, mc = model::kMaxTile, nc = model::kMaxTile;
+  Eigen::internal::computeProductBlockingSizes<float, float, 1>(kc, mc, nc, Eigen::Index(1));
+  return static_cast<std::uint64_t>(kc * (mc + nc)) * sizeof(float);
+}
+
+}  // namespace trainer
