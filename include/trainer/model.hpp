@@ -7,7 +7,14 @@
 //
 // Eigen stays out of this header so that files including it compile quickly.
 //
-// Thread-safety: one Network per thread; GEMMs inside may use the configured thread count.
+// Conventions (fixtures/public/README.md, Part B): z = a W^T + b with W [out, in] row-major;
+// hidden layers apply their activation, the last dense layer none (softmax, sigmoid or
+// identity is implied by the loss); losses are means over the batch, which train_micro_batch
+// realises through grad_scale. Dropout is inverted (kept values scaled by 1/(1-rate)), its
+// mask a pure function of (dropout_seed, layer, element), and off in evaluate().
+//
+// Thread-safety: one Network per thread; GEMMs and elementwise passes inside use the thread
+// count of set_compute_threads(). Results are bitwise reproducible for a given thread count.
 #pragma once
 
 #include <cstddef>
@@ -42,7 +49,7 @@ struct MemoryItem {
 
 struct BatchStats {
   double loss_sum = 0;        // sum over samples of the per-sample loss
-  std::int64_t correct = 0;   // classification: argmax == label (BCE: threshold 0.5)
+  std::int64_t correct = 0;   // classification: argmax == label (BCE: logit > 0, i.e. p > 0.5)
   std::int64_t samples = 0;
 };
 
@@ -81,10 +88,13 @@ class Network {
   // accumulated gradient equals the gradient of the mean loss over the whole batch.
   // labels: class ids (cross_entropy, binary_cross_entropy) or null; targets: [n, outputs]
   // float values (mse) or null. Returns loss sum and accuracy counts of this forward pass.
+  // REQUIRES: 1 <= n <= max_train, grads bound. A label outside the classes throws Error (3).
+  // Rows are a prefix of the bound buffers, so a last partial batch needs nothing special.
   BatchStats train_micro_batch(const float* x, const std::int32_t* labels, const float* targets,
                                std::int64_t n, float grad_scale, std::uint64_t dropout_seed);
 
-  // Forward only, evaluation mode (no dropout), n <= max_eval rows. If outputs != null it
+  // Forward only, evaluation mode (no dropout), 0 <= n <= max_eval rows (larger sets: call it
+  // per chunk and sum the stats). If outputs != null it
   // receives [n, outputs()] model outputs (probabilities for classification losses, values
   // for mse). labels/targets may be null (predict): loss and accuracy are then 0.
   BatchStats evaluate(const float* x, const std::int32_t* labels, const float* targets,
@@ -96,6 +106,13 @@ class Network {
 };
 
 // Sets the number of threads the GEMMs use (0 = all cores). Returns the number in effect.
+// Also sets omp_set_num_threads. Eigen's own GEMM threading stays off (setNbThreads(1)): it
+// heap-allocates packing buffers at every product. The kernels split products into tiles
+// over OpenMP threads instead. Before the first call, the kernels use 1 thread.
 int set_compute_threads(int threads);
+
+// Upper bound of the stack bytes one compute thread uses for GEMM packing (the "per-thread
+// GEMM scratch" of a memory plan; it is not part of the workspaces).
+std::uint64_t gemm_stack_bytes_per_thread();
 
 }  // namespace trainer

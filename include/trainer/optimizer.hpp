@@ -21,7 +21,9 @@ class Optimizer {
   // state: state_per_param() * params.size() floats, zero at the start of training.
   void bind_state(std::span<float> state);
 
-  // One update with learning rate `lr` (the schedule's value for this step).
+  // One update with learning rate `lr` (the schedule's value for this step). Increments
+  // steps() first (Adam's t counts from 1). grads: the mean-loss gradient (raw, before decay).
+  // REQUIRES: bind_state() with state_per_param() * params.size() floats.
   void step(std::span<float> params, std::span<const float> grads, double lr);
 
   std::int64_t steps() const { return t_; }
@@ -33,7 +35,12 @@ class Optimizer {
   std::int64_t t_ = 0;
 };
 
-// The learning rate at a point of training: epoch (0-based) plus fraction of the epoch done.
+// The learning rate at a point of training: epoch (0-based) plus fraction of the epoch done
+// before the step, e.g. epoch + step_in_epoch / steps_per_epoch. `epochs` is the run's total.
+//   warm-up (warmup_epochs > 0, progress p < warmup): lr * p / warmup, linear from 0;
+//   constant: lr;  step: lr * gamma^floor(p / step_epochs), counted from the start of training;
+//   cosine: min_lr + (lr - min_lr) * (1 + cos(pi * (p - warmup) / (epochs - warmup))) / 2,
+//   reaching min_lr at the end and staying there.
 double scheduled_lr(const OptimizerConfig& opt, const ScheduleConfig& schedule, std::int64_t epochs,
                     double epoch_progress);
 

@@ -1,0 +1,48 @@
+// trainer::Network: the float instantiation of the layer stack behind the public interface.
+#include "trainer/model.hpp"
+
+#include "dense_stack.hpp"
+
+namespace trainer {
+
+struct Network::Impl {
+  model::DenseStack<float> stack;
+};
+
+Network::Network(const ModelConfig& config, std::int64_t input_width)
+    : impl_(new Impl{model::DenseStack<float>(config, input_width)}) {}
+
+Network::~Network() { delete impl_; }
+
+const ParamLayout& Network::layout() const { return impl_->stack.layout(); }
+std::int64_t Network::input_width() const { return impl_->stack.input_width(); }
+std::int64_t Network::outputs() const { return impl_->stack.outputs(); }
+Loss Network::loss() const { return impl_->stack.loss(); }
+
+std::vector<MemoryItem> Network::plan_train(std::int64_t batch) const { return impl_->stack.plan_train(batch); }
+std::vector<MemoryItem> Network::plan_eval(std::int64_t batch) const { return impl_->stack.plan_eval(batch); }
+
+std::uint64_t Network::total(const std::vector<MemoryItem>& items) {
+  std::uint64_t sum = 0;
+  for (const MemoryItem& item : items) sum += item.bytes;
+  return sum;
+}
+
+void Network::bind(float* params, float* grads, std::span<std::byte> train_ws, std::int64_t max_train,
+                   std::span<std::byte> eval_ws, std::int64_t max_eval) {
+  impl_->stack.bind(params, grads, train_ws, max_train, eval_ws, max_eval);
+}
+
+void Network::init_weights(std::uint64_t seed) { impl_->stack.init_weights(seed); }
+
+BatchStats Network::train_micro_batch(const float* x, const std::int32_t* labels, const float* targets,
+                                      std::int64_t n, float grad_scale, std::uint64_t dropout_seed) {
+  return impl_->stack.train_micro_batch(x, labels, targets, n, grad_scale, dropout_seed);
+}
+
+BatchStats Network::evaluate(const float* x, const std::int32_t* labels, const float* targets,
+                             std::int64_t n, float* outputs) {
+  return impl_->stack.evaluate(x, labels, targets, n, outputs);
+}
+
+}  // namespace trainer
