@@ -29,7 +29,7 @@ std::string trainer_cmd(const std::string& args) { return kBin + " " + args; }
 
 }  // namespace
 
-TEST_CASE("--version and --help answer with exit 0; help shows examples", "[cli]") {
+TEST_CASE("trainer --version and --help answer with exit 0 and help shows examples", "[cli]") {
   auto v = run_command(trainer_cmd("--version"));
   CHECK(v.exit_code == 0);
   CHECK_THAT(v.out, Catch::Contains(TRAINER_VERSION));
@@ -80,7 +80,7 @@ TEST_CASE("validate accepts the demo config and names a typo with a suggestion",
   CHECK_THAT(r.out, Catch::Contains("/optimiser") && Catch::Contains("optimizer"));
 }
 
-TEST_CASE("fit, evaluate and predict on the digits demo; outputs before training are checked", "[cli][digits]") {
+TEST_CASE("fit, evaluate and predict on the digits demo, with outputs checked before training", "[cli][digits]") {
   TempDir tmp;
   auto missing = run_command(trainer_cmd("fit --config " + kDigits + " --epochs 1 --metrics " + tmp.file("no/such/m.jsonl")));
   CHECK(missing.exit_code == 1);
@@ -144,4 +144,13 @@ TEST_CASE("SIGINT during fit writes a loadable checkpoint and exits 130", "[cli]
   trainer::CheckpointData d = trainer::read_checkpoint(ck);
   CHECK(d.epochs_done >= 1);
   CHECK_FALSE(std::filesystem::exists(ck + ".tmp"));
+}
+
+TEST_CASE("the built-in demo reaches at least 0.95 test accuracy", "[cli][digits]") {
+  TempDir tmp;
+  auto fit = run_command("cd " + tmp.path().string() + " && " + trainer_cmd("fit --json"), false);
+  INFO(fit.out);
+  REQUIRE(fit.exit_code == 0);
+  json summary = json::parse(fit.out);
+  CHECK(summary["test_accuracy"].get<double>() >= 0.95);
 }

@@ -37,7 +37,7 @@ TEST_CASE("dataset: x and y of different lengths are refused naming both files",
   check_data_error([&] { Dataset::open(x, y, TargetKind::class_ids, 2); }, {x, y, "3", "4"});
 }
 
-TEST_CASE("dataset: class ids must be (N,) or (N, 1); targets must match the outputs", "[data]") {
+TEST_CASE("dataset: class ids must be (N,) or (N, 1) and targets must match the outputs", "[data]") {
   auto x = write_npy("shape_x.npy", "<f4", {3, 2}, std::vector<float>(6, 1.0f));
   auto y2 = write_npy("shape_y2.npy", "<i8", {3, 2}, std::vector<std::int64_t>(6, 0));
   check_data_error([&] { Dataset::open(x, y2, TargetKind::class_ids, 2); }, {y2});

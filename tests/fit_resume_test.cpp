@@ -118,6 +118,48 @@ TEST_CASE("resume refuses a checkpoint of another config, a corrupt one and a mi
   }
 }
 
+TEST_CASE("a checkpoint round-trips every field, also with empty arrays", "[fit][checkpoint]") {
+  TempDir tmp;
+  trainer::CheckpointData d;
+  d.config_json = "{\"a\": 1}";
+  d.config_hash = 0x1234567890abcdefULL;
+  d.input_width = 64;
+  d.seed = 9;
+  d.epochs_done = 3;
+  d.batches_done = 2;
+  d.optimizer_steps = 77;
+  d.epoch_loss_sum = 1.5;
+  d.epoch_correct = 11;
+  d.epoch_samples = 20;
+  d.best_metric = 0.25;
+  d.bad_epochs = 1;
+  d.best_epoch = 2;
+  d.x_scale = 0.5f;
+  d.mean = {1, 2};
+  d.inv_std = {3, 4};
+  std::vector<float> params = {5, 6, 7};
+  trainer::write_checkpoint(tmp.file("a.ckpt"), {&d, params, {}});  // plain SGD: no optimizer state
+  trainer::CheckpointData r = trainer::read_checkpoint(tmp.file("a.ckpt"));
+  CHECK(r.config_json == d.config_json);
+  CHECK(r.config_hash == d.config_hash);
+  CHECK(r.input_width == 64);
+  CHECK(r.seed == 9);
+  CHECK(r.epochs_done == 3);
+  CHECK(r.batches_done == 2);
+  CHECK(r.optimizer_steps == 77);
+  CHECK(r.epoch_loss_sum == 1.5);
+  CHECK(r.epoch_correct == 11);
+  CHECK(r.epoch_samples == 20);
+  CHECK(r.best_metric == 0.25);
+  CHECK(r.bad_epochs == 1);
+  CHECK(r.best_epoch == 2);
+  CHECK(r.x_scale == 0.5f);
+  CHECK(r.mean == d.mean);
+  CHECK(r.inv_std == d.inv_std);
+  CHECK(r.params == params);
+  CHECK(r.optimizer_state.empty());
+}
+
 TEST_CASE("a failed checkpoint write leaves the previous checkpoint intact", "[fit][checkpoint]") {
   TempDir tmp;
   trainer::CheckpointData d;

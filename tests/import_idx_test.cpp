@@ -51,7 +51,7 @@ Error import_error(const ImportOptions& options) {
 
 }  // namespace
 
-TEST_CASE("IDX ubyte images and labels round-trip, gzip'd or not, keeping [N, rows, cols]", "[import]") {
+TEST_CASE("IDX ubyte images and labels round-trip, gzip'd or not, keeping shape (N, rows, cols)", "[import]") {
   ScratchDir dir;
   const std::string pixels = bytes(4 * 2 * 3, 250);  // wraps past 255 to check unsigned bytes
   const std::string labels = bytes(4, 7);

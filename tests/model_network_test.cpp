@@ -111,7 +111,7 @@ TEST_CASE("predict without labels gives outputs and no loss", "[model]") {
   CHECK(s.correct == 0);
 }
 
-TEST_CASE("parameter layout is PyTorch Linear order: weight [out, in] then bias, layer by layer", "[model]") {
+TEST_CASE("parameter layout is PyTorch Linear order: weight (out, in) then bias, layer by layer", "[model]") {
   trainer::Network net(model_of({dense(5, Activation::relu), dropout(0.5), dense(3)}), 4);
   const auto& t = net.layout().tensors;
   REQUIRE(t.size() == 4);

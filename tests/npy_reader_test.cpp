@@ -109,7 +109,7 @@ TEST_CASE("npy: every integer dtype converts exactly in both byte orders", "[npy
   for (std::size_t i = 0; i < i8.size(); ++i) CHECK(c.element(i) == static_cast<double>(i8[i]));
 }
 
-TEST_CASE("npy: labels outside [0, classes) or non-integral are refused naming the file and row", "[npy]") {
+TEST_CASE("npy: labels outside 0..classes-1 or non-integral are refused naming the file and row", "[npy]") {
   const std::vector<std::int64_t> rows = {0, 1, 2};
   std::vector<std::int32_t> out(3);
   auto ints = NpyArray::open(write_npy("labels.npy", "<i8", {3}, std::vector<std::int64_t>{0, 9, 10}));

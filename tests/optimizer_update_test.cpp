@@ -172,7 +172,7 @@ TEST_CASE("SGD with momentum converges on a quadratic to its minimum", "[optimiz
   CHECK(p[1] == Approx(2.0).margin(1e-4));
 }
 
-TEST_CASE("constant schedule keeps lr; warm-up rises linearly from 0 over fractional epochs", "[optimizer]") {
+TEST_CASE("constant schedule keeps lr and warm-up rises linearly from 0 over fractional epochs", "[optimizer]") {
   OptimizerConfig o;
   o.lr = 0.2;
   ScheduleConfig s;

@@ -38,6 +38,10 @@ struct ImportOptions {
   // > 0: the last split_test rows go to test_{x,y}.npy, the others to train_{x,y}.npy
   // (prefix must then be empty). File order is kept: the split is reproducible.
   std::int64_t split_test = 0;
+  // > 0: every split_every-th row (rows k-1, 2k-1, ...) goes to test_{x,y}.npy, the others to
+  // train_{x,y}.npy: an interleaved split, so both halves come from the whole file (files are
+  // often ordered by source or writer). Exclusive with split_test.
+  std::int64_t split_every = 0;
 };
 
 struct ImportedFile {

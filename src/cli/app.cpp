@@ -65,6 +65,19 @@ int run(int argc, char** argv) {
   add_import(app, g, action);
   add_report(app, g, action);
 
+  // CLI11 would only say "a subcommand is required"; name the unknown command and the valid ones.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    std::string names;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      known = known || sub->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      report(Error::usage(argv[1], "unknown command", "one of: " + names), g);
+      return static_cast<int>(ExitCode::usage);
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -81,7 +81,7 @@ void add_import(CLI::App& app, const Globals& globals, Action& action) {
       "Examples:\n"
       "  trainer import data.csv.gz --out data/mine                 # label = last column\n"
       "  trainer import iris.csv --label-column species --out data/iris\n"
-      "  trainer import digits.csv.gz --no-header --split-test 297 --out data/digits\n"
+      "  trainer import digits.csv.gz --no-header --split-every 6 --out data/digits\n"
       "  trainer import train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz --prefix train --out data/fm\n"
       "The output folder is created when missing; existing files are replaced atomically.\n"
       "x.npy gets the smallest dtype that holds every value exactly (uint8 stays uint8).");
@@ -97,6 +97,8 @@ void add_import(CLI::App& app, const Globals& globals, Action& action) {
   sub->add_option("--prefix", flags->options.prefix, "Write <prefix>_x.npy and <prefix>_y.npy");
   sub->add_option("--split-test", flags->options.split_test,
                   "Last N rows to test_{x,y}.npy, the rest to train_{x,y}.npy");
+  sub->add_option("--split-every", flags->options.split_every,
+                  "Every K-th row to test_{x,y}.npy, the rest to train_{x,y}.npy (an interleaved split)");
   sub->callback([flags, &globals, &action] { action = [flags, &globals] { return run_import(*flags, globals); }; });
 }
 

@@ -25,7 +25,12 @@ OutputSet::OutputSet(const ImportOptions& options, std::int64_t total_rows, DTyp
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);
   if (ec) throw Error::runtime(options.out_dir, "cannot create the output folder: " + ec.message());
-  const bool split = options.split_test > 0;
+  const bool split = options.split_test > 0 || options.split_every > 0;
+  if (options.split_every > 0 && options.split_every > total_rows) {
+    throw Error::usage("--split-every", std::to_string(options.split_every) + " leaves no test rows in " + options.input +
+                       " (" + std::to_string(total_rows) + " rows)", "2 to " + std::to_string(total_rows));
+  }
+  split_every_ = options.split_every;
   if (split && options.split_test >= total_rows) {
     throw Error::usage("--split-test", std::to_string(options.split_test) + " test rows leave no training rows in " +
                        options.input + " (" + std::to_string(total_rows) + " rows)",
@@ -42,7 +47,8 @@ OutputSet::OutputSet(const ImportOptions& options, std::int64_t total_rows, DTyp
 }
 
 void OutputSet::append(std::int64_t row, const void* x, const void* y) {
-  Pair& pair = row < first_test_row_ ? main_ : test_;
+  const bool test = split_every_ > 0 ? row % split_every_ == split_every_ - 1 : row >= first_test_row_;
+  Pair& pair = test ? test_ : main_;
   pair.x->append(x, 1);
   if (pair.y) pair.y->append(y, 1);
 }
@@ -81,7 +87,13 @@ ImportFormat parse_import_format(const std::string& text) {
 ImportSummary import_data(const ImportOptions& options) {
   if (options.out_dir.empty()) throw Error::usage("--out", "an output folder is required", "--out DIR");
   if (options.split_test < 0) throw Error::usage("--split-test", "must not be negative", "a row count >= 1");
-  if (options.split_test > 0 && !options.prefix.empty()) {
+  if (options.split_every < 0 || options.split_every == 1) {
+    throw Error::usage("--split-every", "must be at least 2", "K >= 2: every K-th row goes to the test set");
+  }
+  if (options.split_every > 0 && options.split_test > 0) {
+    throw Error::usage("--split-every", "cannot be combined with --split-test", "one of the two");
+  }
+  if ((options.split_test > 0 || options.split_every > 0) && !options.prefix.empty()) {
     throw Error::usage("--prefix", "cannot be combined with --split-test, which writes train_* and test_*",
                        "one of --prefix or --split-test");
   }

@@ -30,6 +30,7 @@ class OutputSet {
     std::unique_ptr<NpyStreamWriter> x, y;
   };
   std::int64_t first_test_row_;
+  std::int64_t split_every_ = 0;
   Pair main_, test_;
 };
 

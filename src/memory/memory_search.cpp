@@ -7,6 +7,8 @@
 #include "trainer/budget.hpp"
 #include "trainer/data_sets.hpp"
 #include "trainer/error.hpp"
+#include <nlohmann/json.hpp>
+
 #include "trainer/log.hpp"
 #include "trainer/memory_plan.hpp"
 #include "trainer/optimizer.hpp"
@@ -97,8 +99,12 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   BatchSearch s;
   s.budget_bytes = budget.enforced ? budget.bytes : 0;
   s.budget_source = budget.source;
-  for (const auto& c : budget.candidates) {
-    log::info("memory budget candidate " + c.source + ": " + format_bytes(c.bytes) + (c.detail.empty() ? "" : " (" + c.detail + ")"));
+  if (budget.enforced) {
+    std::string seen;
+    for (const auto& c : budget.candidates) seen += (seen.empty() ? "" : ", ") + c.source + " " + format_bytes(c.bytes);
+    log::info("memory budget " + format_bytes(budget.bytes) + " from " + budget.source + " after " +
+                  std::to_string(static_cast<int>(config.memory.headroom * 100 + 0.5)) + "% headroom (sources: " + seen + ")",
+              {{"event", "budget"}, {"budget_bytes", budget.bytes}, {"budget_source", budget.source}});
   }
 
   // The micro-batch range the search may pick from.

@@ -23,6 +23,7 @@ class CrcWriter {
  public:
   CrcWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   void bytes(const void* data, std::size_t n) {
+    if (n == 0) return;  // crc32_z(crc, NULL, 0) would restart the CRC, not continue it
     crc_ = crc32_z(crc_, static_cast<const Bytef*>(data), n);
     raw(data, n);
   }

@@ -149,7 +149,8 @@ FitSummary fit(const Config& config, const FitOptions& options) {
   shape.train_rows = n;
   shape.optimizer_state_per_param = optimizer.state_per_param();
   BatchSearch search = search_batches(config, net, shape, n, largest_eval, &data);
-  log::info("memory budget " + (search.budget_source == "none" ? std::string("none (not enforced)") : format_bytes(search.budget_bytes) + " from " + search.budget_source) + ", planned peak " + format_bytes(search.predicted_peak));
+  log::info("planned peak " + format_bytes(search.predicted_peak) +
+            (search.budget_source == "none" ? std::string(" (memory budget not enforced)") : " of " + format_bytes(search.budget_bytes)));
   const BatchChoice batches = search.choice;
   shape.micro_batch = batches.micro;
   shape.eval_batch = batches.eval;
