@@ -188,6 +188,9 @@ BatchStats DenseStack<T>::train_micro_batch(const T* x, const std::int32_t* labe
   if (n < 1 || n > max_train_ || !grads_)
     throw Error::runtime("train_micro_batch", std::to_string(n) + " rows",
                          "1 to " + std::to_string(max_train_) + " rows, with gradients bound");
+  if ((loss_ == Loss::mse && !targets) || (loss_ != Loss::mse && !labels))
+    throw Error::runtime("train_micro_batch", "no training targets given",
+                         loss_ == Loss::mse ? "float targets for mse" : "class labels");
   // forward, keeping what backward needs
   const T* cur = x;
   for (const Op& op : ops_) {
