@@ -250,11 +250,12 @@ TEST_CASE("impossible layer stacks are refused with the JSON pointer of the laye
   CHECK(where(model_of({dense(4), dense(1)}, Loss::binary_cross_entropy)) == "accepted");
 }
 
-TEST_CASE("labels outside the classes are a data error, not a crash", "[model]") {
+TEST_CASE("labels outside the classes, or none, are refused, not a crash", "[model]") {
   Bound b(model_of({dense(3)}), 2, 1);
   const float x[2] = {1, 2};
   const std::int32_t bad = 3;
   CHECK_THROWS_AS(b.net.train_micro_batch(x, &bad, nullptr, 1, 1.0f, 0), trainer::Error);
+  CHECK_THROWS_AS(b.net.train_micro_batch(x, nullptr, nullptr, 1, 1.0f, 0), trainer::Error);
 }
 
 TEST_CASE("training is bitwise reproducible for a thread count, and close across thread counts", "[model]") {

@@ -88,15 +88,16 @@ class Network {
   // accumulated gradient equals the gradient of the mean loss over the whole batch.
   // labels: class ids (cross_entropy, binary_cross_entropy) or null; targets: [n, outputs]
   // float values (mse) or null. Returns loss sum and accuracy counts of this forward pass.
-  // REQUIRES: 1 <= n <= max_train, grads bound. A label outside the classes throws Error (3).
+  // REQUIRES: 1 <= n <= max_train, grads bound, labels (or targets for mse) given; otherwise
+  // Error (exit 1). A label outside the classes throws Error (exit 3).
   // Rows are a prefix of the bound buffers, so a last partial batch needs nothing special.
   BatchStats train_micro_batch(const float* x, const std::int32_t* labels, const float* targets,
                                std::int64_t n, float grad_scale, std::uint64_t dropout_seed);
 
   // Forward only, evaluation mode (no dropout), 0 <= n <= max_eval rows (larger sets: call it
-  // per chunk and sum the stats). If outputs != null it
-  // receives [n, outputs()] model outputs (probabilities for classification losses, values
-  // for mse). labels/targets may be null (predict): loss and accuracy are then 0.
+  // per chunk and sum the stats). If outputs != null it receives [n, outputs()] model outputs
+  // (softmax probabilities for cross_entropy, sigmoid for binary_cross_entropy, values for
+  // mse). labels/targets may be null (predict): loss and accuracy are then 0.
   BatchStats evaluate(const float* x, const std::int32_t* labels, const float* targets,
                       std::int64_t n, float* outputs);
 

@@ -47,20 +47,19 @@ void apply(Activation f, const V& v, Eigen::Map<RowArr<T>>& a) {
 }  // namespace
 
 template <class T>
-void bias_activation(Activation f, T* z, T* a, const T* bias, Index rows, Index cols, bool keep_z) {
+void bias_activation_tile(Activation f, T* z, T* a, const T* bias, Index rows, Index cols, Index ld,
+                          bool keep_z) {
   const Eigen::Map<const RowArr<T>> b(bias, cols);
-  parallel_rows(rows, cols * 8, [&](Index r0, Index r1) {
-    for (Index r = r0; r < r1; ++r) {
-      Eigen::Map<RowArr<T>> zr(z + r * cols, cols);
-      Eigen::Map<RowArr<T>> ar(a + r * cols, cols);
-      if (keep_z) {
-        zr += b;
-        apply<T>(f, zr, ar);
-      } else {
-        apply<T>(f, zr + b, ar);  // one pass: read z, write a (possibly in place)
-      }
+  for (Index r = 0; r < rows; ++r) {
+    Eigen::Map<RowArr<T>> zr(z + r * ld, cols);
+    Eigen::Map<RowArr<T>> ar(a + r * ld, cols);
+    if (keep_z) {
+      zr += b;
+      apply<T>(f, zr, ar);
+    } else {
+      apply<T>(f, zr + b, ar);  // one pass: read z, write a (possibly in place)
     }
-  });
+  }
 }
 
 template <class T>
@@ -84,7 +83,7 @@ void activation_backward(Activation f, const T* z, const T* a, const T* da, T* d
 }
 
 #define TRAINER_INSTANTIATE(T)                                                                 \
-  template void bias_activation<T>(Activation, T*, T*, const T*, Index, Index, bool);          \
+  template void bias_activation_tile<T>(Activation, T*, T*, const T*, Index, Index, Index, bool); \
   template void activation_backward<T>(Activation, const T*, const T*, const T*, T*, Index);
 TRAINER_INSTANTIATE(float)
 TRAINER_INSTANTIATE(double)

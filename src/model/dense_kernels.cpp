@@ -80,12 +80,15 @@ void run_tiled(Index m, Index n, Index k, Tile&& tile) {
 }  // namespace
 
 template <class T>
-void gemm_forward(const T* a, const T* w, T* z, Index m, Index n, Index k) {
-  const ConstMatView<T> A(a, m, k);
+void dense_forward(const T* x, const T* w, const T* bias, Activation f, T* z, T* out, bool keep_z,
+                   Index m, Index n, Index k) {
+  const ConstMatView<T> X(x, m, k);
   const ConstMatView<T> W(w, n, k);
   MatView<T> Z(z, m, n);
   run_tiled(m, n, k, [&](Index i0, Index mi, Index j0, Index nj) {
-    Z.block(i0, j0, mi, nj).noalias() = A.middleRows(i0, mi) * W.middleRows(j0, nj).transpose();
+    Z.block(i0, j0, mi, nj).noalias() = X.middleRows(i0, mi) * W.middleRows(j0, nj).transpose();
+    const Index at = i0 * n + j0;
+    bias_activation_tile(f, z + at, out + at, bias + j0, mi, nj, n, keep_z);
   });
 }
 
@@ -118,7 +121,8 @@ void bias_grad(const T* dz, T* db, Index rows, Index n) {
 }
 
 #define TRAINER_INSTANTIATE(T)                                                  \
-  template void gemm_forward<T>(const T*, const T*, T*, Index, Index, Index);     \
+  template void dense_forward<T>(const T*, const T*, const T*, Activation, T*, T*, bool, Index, Index, \
+                                 Index);                                                         \
   template void gemm_input_grad<T>(const T*, const T*, T*, Index, Index, Index);  \
   template void gemm_weight_grad<T>(const T*, const T*, T*, Index, Index, Index); \
   template void bias_grad<T>(const T*, T*, Index, Index);

@@ -188,6 +188,9 @@ BatchStats DenseStack<T>::train_micro_batch(const T* x, const std::int32_t* labe
   if (n < 1 || n > max_train_ || !grads_)
     throw Error::runtime("train_micro_batch", std::to_string(n) + " rows",
                          "1 to " + std::to_string(max_train_) + " rows, with gradients bound");
+  if ((loss_ == Loss::mse && !targets) || (loss_ != Loss::mse && !labels))
+    throw Error::runtime("train_micro_batch", "no training targets given",
+                         loss_ == Loss::mse ? "float targets for mse" : "class labels");
   // forward, keeping what backward needs
   const T* cur = x;
   for (const Op& op : ops_) {
@@ -195,8 +198,7 @@ BatchStats DenseStack<T>::train_micro_batch(const T* x, const std::int32_t* labe
       Dense& d = dense_[op.index];
       d.input = cur;
       T* z = d.keep_z ? d.z : d.a;
-      gemm_forward(cur, params_ + d.weight, z, n, d.out, d.in);
-      bias_activation(d.activation, z, d.a, params_ + d.bias, n, d.out, d.keep_z);
+      dense_forward(cur, params_ + d.weight, params_ + d.bias, d.activation, z, d.a, d.keep_z, n, d.out, d.in);
       cur = d.a;
     } else {
       Dropout& p = dropout_[op.index];
@@ -242,8 +244,7 @@ BatchStats DenseStack<T>::evaluate(const T* x, const std::int32_t* labels, const
     const Dense& d = dense_[op.index];
     out = eval_buf_[next];
     next ^= 1;
-    gemm_forward(cur, params_ + d.weight, out, n, d.out, d.in);
-    bias_activation(d.activation, out, out, params_ + d.bias, n, d.out, false);
+    dense_forward(cur, params_ + d.weight, params_ + d.bias, d.activation, out, out, false, n, d.out, d.in);
     cur = out;
   }
   return loss_forward(loss_, out, n, dense_.back().out, labels, targets, false, T(1), outputs);

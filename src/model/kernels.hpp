@@ -23,9 +23,12 @@ int compute_threads();
 
 // ---- dense_kernels.cpp: GEMMs over row-major buffers, tiled and split over threads ----
 
-// z[m, n] = a[m, k] * w[n, k]^T            (forward of a PyTorch Linear without bias)
+// A dense layer's forward: z[m, n] = x[m, k] * w[n, k]^T (PyTorch Linear), then on each output
+// tile right after its GEMM, while it is in cache: v = z + bias; out = f(v). With keep_z, z
+// keeps v and out is a separate buffer; otherwise out == z (in place).
 template <class T>
-void gemm_forward(const T* a, const T* w, T* z, Index m, Index n, Index k);
+void dense_forward(const T* x, const T* w, const T* bias, Activation f, T* z, T* out, bool keep_z,
+                   Index m, Index n, Index k);
 // da[m, n] = dz[m, k] * w[k, n]              (gradient w.r.t. a layer's input)
 template <class T>
 void gemm_input_grad(const T* dz, const T* w, T* da, Index m, Index n, Index k);
@@ -38,10 +41,12 @@ void bias_grad(const T* dz, T* db, Index rows, Index n);
 
 // ---- activations.cpp ----
 
-// One pass over the GEMM output: v = z + bias; a = f(v). If keep_z, z receives v and a is a
-// separate buffer (gelu needs v for its derivative); otherwise a == z is allowed (in place).
+// One pass over a [rows, cols] tile at row stride ld: v = z + bias; a = f(v). If keep_z, z
+// receives v and a is a separate buffer (gelu needs v for its derivative); otherwise a == z is
+// allowed (in place). bias points at the tile's first column.
 template <class T>
-void bias_activation(Activation f, T* z, T* a, const T* bias, Index rows, Index cols, bool keep_z);
+void bias_activation_tile(Activation f, T* z, T* a, const T* bias, Index rows, Index cols, Index ld,
+                          bool keep_z);
 // dz = da * f'(.), from the kept output a (relu, leaky_relu, tanh, sigmoid, linear) or the kept
 // pre-activation z (gelu). dz may alias a or da (elementwise).
 template <class T>

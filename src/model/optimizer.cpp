@@ -7,9 +7,11 @@
 // buffer = d" the ordinary update (0 * mu + d = d).
 #include "trainer/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
+#include "eigen.hpp"
 #include "parallel.hpp"
 #include "trainer/error.hpp"
 
@@ -71,17 +73,25 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, doub
   const auto eps = static_cast<float>(config_.eps);
   float* m = state_.data();
   float* v = state_.data() + n;
+  // Eigen array expressions over L1-sized chunks: they vectorise the square root, which a
+  // plain loop does not (std::sqrt may set errno), while the arrays stay in cache between
+  // the expressions.
+  using Flat = Eigen::Map<Eigen::ArrayXf>;
+  constexpr model::Index kChunk = 1024;
   model::parallel_rows(n, 16, [&](model::Index i0, model::Index i1) {
-    for (model::Index i = i0; i < i1; ++i) {
-      float grad = g[i];
-      if (decoupled)
-        p[i] = p[i] * decay;
-      else if (wd != 0.0f)
-        grad = grad + wd * p[i];
-      m[i] = m[i] * beta1 + one_minus_beta1 * grad;
-      v[i] = v[i] * beta2 + one_minus_beta2 * grad * grad;
-      const float denom = std::sqrt(v[i]) / bias_correction2_sqrt + eps;
-      p[i] = p[i] + neg_step_size * m[i] / denom;
+    for (model::Index c = i0; c < i1; c += kChunk) {
+      const model::Index len = std::min(kChunk, i1 - c);
+      Flat P(p + c, len), M(m + c, len), V(v + c, len);
+      const Eigen::Map<const Eigen::ArrayXf> G(g + c, len);
+      if (decoupled) P *= decay;
+      if (!decoupled && wd != 0.0f) {
+        M = M * beta1 + one_minus_beta1 * (G + wd * P);
+        V = V * beta2 + (one_minus_beta2 * (G + wd * P)) * (G + wd * P);
+      } else {
+        M = M * beta1 + one_minus_beta1 * G;
+        V = V * beta2 + (one_minus_beta2 * G) * G;
+      }
+      P = P + (neg_step_size * M) / (V.sqrt() / bias_correction2_sqrt + eps);
     }
   });
 }
