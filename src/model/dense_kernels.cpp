@@ -5,15 +5,14 @@
 // EIGEN_STACK_ALLOCATION_LIMIT, on the heap otherwise. Each product here is cut into output
 // tiles of at most kMaxTile x kMaxTile, which bounds those blocks to kMaxTile * kc scalars
 // each (kc <= ~600 from Eigen's cache heuristics), about 1.2 MB in total: well inside the
-// limit below and inside a thread's default 8 MB stack. Tiles are dealt to our own OpenMP
-// threads; Eigen sees it is inside a parallel region and stays sequential.
+// limit below and inside a thread's default 8 MB stack. Tiles are dealt to our own compute
+// threads (compute_pool.hpp); Eigen itself stays sequential.
 #define EIGEN_STACK_ALLOCATION_LIMIT (4 * 1024 * 1024)
-
-#include <omp.h>
 
 #include "eigen.hpp"
 #include <algorithm>
 
+#include "compute_pool.hpp"
 #include "kernels.hpp"
 
 namespace trainer::model {
@@ -70,11 +69,10 @@ void run_tiled(Index m, Index n, Index k, Tile&& tile) {
     for (Index t = 0; t < tiles; ++t) run_one(t);
     return;
   }
-#pragma omp parallel num_threads(used)
-  {
-    const Index count = omp_get_num_threads();
-    for (Index t = omp_get_thread_num(); t < tiles; t += count) run_one(t);
-  }
+  auto deal = [&](int tid, int count) {
+    for (Index t = tid; t < tiles; t += count) run_one(t);
+  };
+  run_on_threads(used, deal);
 }
 
 }  // namespace

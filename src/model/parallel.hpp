@@ -1,15 +1,14 @@
-// Static splitting of row ranges over the compute threads (OpenMP), shared by the kernels.
+// Static splitting of row ranges over the compute threads, shared by the kernels.
 //
 // The split depends only on the row count and the thread count, so results are bitwise
 // reproducible for a given thread count. Small jobs run on the calling thread: a parallel
 // region costs a few microseconds.
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 
+#include "compute_pool.hpp"
 #include "kernels.hpp"
 
 namespace trainer::model {
@@ -26,14 +25,12 @@ void parallel_rows(Index rows, Index work_per_row, Fn&& fn) {
     return;
   }
   const int used = static_cast<int>(std::min<Index>(threads, rows));
-#pragma omp parallel num_threads(used)
-  {
-    const Index tid = omp_get_thread_num();
-    const Index count = omp_get_num_threads();
+  auto part = [&](int tid, int count) {
     const Index begin = rows * tid / count;
     const Index end = rows * (tid + 1) / count;
     if (begin < end) fn(begin, end);
-  }
+  };
+  run_on_threads(used, part);
 }
 
 }  // namespace trainer::model

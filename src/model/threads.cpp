@@ -2,9 +2,7 @@
 //
 // Eigen is kept single-threaded on purpose: its own OpenMP GEMM allocates the packed LHS on
 // the heap at every product, which would break the zero-allocation step. The kernels split
-// GEMMs into tiles over our own OpenMP threads instead (see dense_kernels.cpp).
-#include <omp.h>
-
+// GEMMs into tiles over our own compute threads instead (compute_pool.hpp, dense_kernels.cpp).
 #include "eigen.hpp"
 #include <atomic>
 #include <thread>
@@ -22,10 +20,8 @@ std::atomic<int> g_threads{1};
 int set_compute_threads(int threads) {
   int n = threads;
   if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
-  if (n <= 0) n = omp_get_num_procs();
   if (n <= 0) n = 1;
   Eigen::setNbThreads(1);
-  omp_set_num_threads(n);
   g_threads.store(n, std::memory_order_relaxed);
   return n;
 }
