@@ -55,12 +55,13 @@ std::string fixed(double v, int decimals) {
 
 // 38369.4 -> "38,369": long figures stay readable in a narrow card.
 std::string grouped(double v) {
-  std::string digits = fixed(v, 0);
-  const std::size_t sign = !digits.empty() && digits[0] == '-' ? 1 : 0;
-  for (auto i = static_cast<std::ptrdiff_t>(digits.size()) - 3; i > static_cast<std::ptrdiff_t>(sign); i -= 3) {
-    digits.insert(static_cast<std::size_t>(i), ",");
+  const std::string digits = fixed(std::abs(v), 0);
+  std::string out = v < 0 ? "-" : "";
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
   }
-  return digits;
+  return out;
 }
 
 std::string duration(double seconds) {

@@ -47,7 +47,7 @@ std::string format_tick(double value, double step) {
   double scale = 1;
   const char* suffix = "";
   for (const auto& [size, name] : kUnits) {
-    if (step >= size) {
+    if (step >= size / 2) {  // 500 -> "0.5k", "1k"; 200 stays "200", "400"
       scale = size;
       suffix = name;
       break;
