@@ -127,12 +127,13 @@ void charts(std::ostringstream& o, const std::vector<EpochRecord>& epochs) {
   if (auto acc = report_charts::accuracy(epochs)) list.push_back(std::move(*acc));
   list.push_back(report_charts::learning_rate(epochs));
   list.push_back(report_charts::throughput(epochs));
-  o << "<h2>Training</h2><section class=\"charts\">";
-  for (const svg::LineChart& c : list) {
-    o << "<figure>" << svg::svg_root(svg::draw_line_chart(c, w, h), w, h, c.title + " per epoch") << "</figure>";
-  }
+  o << "<h2>Training</h2>";
   if (!report_charts::accuracy(epochs)) {
     o << "<p class=\"muted\">No accuracy: the loss is a regression loss.</p>";
+  }
+  o << "<section class=\"charts\">";
+  for (const svg::LineChart& c : list) {
+    o << "<figure>" << svg::svg_root(svg::draw_line_chart(c, w, h), w, h, c.title + " per epoch") << "</figure>";
   }
   o << "</section>";
 }

@@ -275,7 +275,12 @@ std::string draw_line_chart(const LineChart& chart, double width, double height)
   }
 
   // Lines first, markers on top; a missing value breaks the line.
-  const double r = most_points > 60 ? 2.2 : 3.5;
+  // Markers shrink with the spacing between epochs; once they would merge into a band that
+  // hides the lines (and their dash patterns) they stay in the document, for tooltips and
+  // tools, but are not painted.
+  const double spacing = most_points > 1 ? plot_w / static_cast<double>(most_points - 1) : plot_w;
+  const double r = std::min(3.5, 0.4 * spacing);
+  const std::string hidden = spacing < 6 ? " opacity=\"0\"" : "";
   for (const Series& s : chart.series) {
     std::string d;
     bool pen_down = false;
@@ -300,7 +305,7 @@ std::string draw_line_chart(const LineChart& chart, double width, double height)
       if (!s.y[i]) continue;
       char tip[64];
       std::snprintf(tip, sizeof tip, "%.4g", *s.y[i]);
-      o << marker_element(s.style.marker, px(s.x[i]), py(*s.y[i]), r, s.style) << " class=\"pt\" data-series=\""
+      o << marker_element(s.style.marker, px(s.x[i]), py(*s.y[i]), r, s.style) << hidden << " class=\"pt\" data-series=\""
         << xml_escape(s.key) << "\" data-x=\"" << compact_number(s.x[i]) << "\" data-value=\""
         << compact_number(*s.y[i]) << "\"><title>" << xml_escape(chart.x_label) << ' ' << compact_number(s.x[i])
         << ": " << xml_escape(s.label) << ' ' << tip << "</title>"
