@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "trainer/config.hpp"
+#include "trainer/epoch_metrics.hpp"
 
 namespace trainer {
 
@@ -16,24 +17,13 @@ struct FitOptions {
   std::string checkpoint_path;  // --checkpoint FILE
   std::string resume_path;      // --resume FILE
   std::string export_dir;       // --export-weights DIR
+  std::string report_path;      // --report FILE.html: the report of the run, written at the end
   std::optional<std::int64_t> max_steps;  // stop after this many optimizer steps (trials)
   // Behave as if SIGINT arrived after this many optimizer steps: a deterministic stand-in for
   // the signal in tests of interrupt-and-resume.
   std::optional<std::int64_t> interrupt_after_steps;
 };
 
-struct EpochMetrics {
-  std::int64_t epoch = 0;  // 1-based
-  double train_loss = 0;
-  std::optional<double> train_accuracy;
-  std::optional<double> val_loss;
-  std::optional<double> val_accuracy;
-  double lr = 0;
-  double seconds = 0;
-  double samples_per_second = 0;
-  std::int64_t batch_size = 0;
-  std::int64_t micro_batch = 0;
-};
 
 struct FitSummary {
   std::vector<EpochMetrics> epochs;

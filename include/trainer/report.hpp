@@ -15,22 +15,13 @@
 #include <string_view>
 #include <vector>
 
+#include "trainer/epoch_metrics.hpp"
+
 namespace trainer {
 
 // One line of the metrics JSONL. Optional figures are null in the file: accuracies for
 // regression losses, validation figures when the run has no validation set.
-struct EpochRecord {
-  std::int64_t epoch = 0;
-  double train_loss = 0;
-  std::optional<double> train_accuracy;
-  std::optional<double> val_loss;
-  std::optional<double> val_accuracy;
-  double lr = 0;
-  double seconds = 0;
-  double samples_per_second = 0;
-  std::int64_t batch_size = 0;
-  std::int64_t micro_batch = 0;
-};
+using EpochRecord = EpochMetrics;  // the per-epoch figures of fit and --metrics
 
 enum class ReportFormat { html, svg };
 

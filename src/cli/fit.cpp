@@ -51,6 +51,7 @@ void add_fit(CLI::App& app, const Globals& g, Action& action) {
   sub->add_option("--checkpoint", flags->options.checkpoint_path, "Write a checkpoint to FILE after every epoch and on interrupt");
   sub->add_option("--resume", flags->options.resume_path, "Continue training from a checkpoint");
   sub->add_option("--export-weights", flags->options.export_dir, "Write dense<i>.{weight,bias}.npy (PyTorch Linear layout) to DIR");
+  sub->add_option("--report", flags->options.report_path, "Write an HTML report of the run (curves, memory breakdown) to FILE.html");
   sub->callback([&action, &g, flags] {
     action = [&g, flags] {
       Config config = load_run_config(g);

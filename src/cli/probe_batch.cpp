@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/run_config.hpp"
+#include "trainer/batch_search_json.hpp"
 #include "trainer/data_sets.hpp"
 #include "trainer/memory_search.hpp"
 #include "trainer/optimizer.hpp"
@@ -30,19 +31,8 @@ void add_probe_batch(CLI::App& app, const Globals& g, Action& action) {
       shape.optimizer_state_per_param = optimizer.state_per_param();
       const std::int64_t largest_eval = std::max({data.validation.size(), data.test.size(), std::int64_t{1}});
       BatchSearch s = search_batches(config, net, shape, data.train.size(), largest_eval, &data);
-      nlohmann::json breakdown = nlohmann::json::object();
-      for (const auto& item : s.breakdown) breakdown[item.name] = item.bytes;
-      nlohmann::json trials = nlohmann::json::array();
-      for (const auto& t : s.trials) {
-        trials.push_back({{"batch", t.batch}, {"predicted_bytes", t.predicted_bytes},
-                          {"measured_bytes", t.measured_bytes}, {"fits", t.fits}});
-      }
       if (g.json) {
-        nlohmann::json out = {{"budget_bytes", s.budget_bytes}, {"budget_source", s.budget_source},
-                              {"batch_size", s.choice.effective}, {"micro_batch", s.choice.micro},
-                              {"eval_batch_size", s.choice.eval}, {"predicted_peak_bytes", s.predicted_peak},
-                              {"measured_peak_bytes", s.measured_peak}, {"breakdown", breakdown}, {"trials", trials}};
-        std::cout << out.dump(2) << std::endl;
+        std::cout << to_json(s).dump(2) << std::endl;
         return 0;
       }
       std::printf("budget       %s (%s)\n", s.budget_source == "none" ? "none" : format_bytes(s.budget_bytes).c_str(),

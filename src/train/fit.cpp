@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "trainer/batch_choice.hpp"
+#include "trainer/batch_search_json.hpp"
 #include "trainer/checkpoint.hpp"
 #include "trainer/data_sets.hpp"
 #include "trainer/error.hpp"
@@ -20,6 +21,7 @@
 #include "trainer/log.hpp"
 #include "trainer/memory_search.hpp"
 #include "trainer/prefetcher.hpp"
+#include "trainer/report.hpp"
 #include "trainer/run_state.hpp"
 #include "trainer/weights_io.hpp"
 
@@ -120,6 +122,7 @@ class MetricsFile {
 FitSummary fit(const Config& config, const FitOptions& options) {
   check_output_folder(options.metrics_path, "--metrics");
   check_output_folder(options.checkpoint_path, "--checkpoint");
+  check_output_folder(options.report_path, "--report");
 
   std::optional<CheckpointData> resume;
   if (!options.resume_path.empty()) {
@@ -339,6 +342,15 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     }
     log::info(buf, {{"event", "test"}, {"test_loss", t.loss},
                     {"test_accuracy", has_accuracy ? nlohmann::json(t.accuracy) : nlohmann::json(nullptr)}});
+  }
+  if (!options.report_path.empty()) {
+    ReportInput report;
+    report.epochs = summary.epochs;
+    report.probe = to_json(search);
+    report.settings = nlohmann::json::parse(config.canonical_json);
+    report.source = config.source;
+    write_report(report, options.report_path, ReportFormat::html);
+    log::info("report written to " + options.report_path);
   }
   if (!options.export_dir.empty()) {
     export_weights(options.export_dir, net.layout(), st.params);
