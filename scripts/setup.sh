@@ -8,7 +8,7 @@ build="${1:-$root/build}"
 shift || true
 
 packages=(g++ make cmake pkg-config libcli11-dev libeigen3-dev libspdlog-dev nlohmann-json3-dev
-          catch2 zlib1g-dev python3 python3-numpy python3-jsonschema python3-sklearn)
+          catch2 zlib1g-dev libopenmpi-dev openmpi-bin python3 python3-numpy python3-jsonschema python3-sklearn)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

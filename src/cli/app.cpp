@@ -1,8 +1,10 @@
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "trainer/distributed.hpp"
 #include "trainer/error.hpp"
 #include "trainer/log.hpp"
 
@@ -32,7 +34,9 @@ void report(const Error& e, const Globals& g) {
   if (log::format() == log::Format::json) {
     log::error(e.what(), {{"event", "error"}, {"exit_code", e.exit_code()}, {"where", e.where()}});
   } else {
-    std::cerr << "trainer: " << (e.code() == ExitCode::interrupted ? "" : "error: ") << e.what() << "\n";
+    const Communicator& comm = Communicator::world();
+    std::cerr << "trainer: " << (comm.distributed() ? "rank " + std::to_string(comm.rank()) + ": " : "")
+              << (e.code() == ExitCode::interrupted ? "" : "error: ") << e.what() << "\n";
   }
 }
 
@@ -84,9 +88,15 @@ int run(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : static_cast<int>(ExitCode::usage);
   }
-  log::configure(g.log_format == "json" ? log::Format::json : log::Format::text, g.quiet);
+  // Under mpirun, rank 0 speaks for the job; the others only report their own failures.
+  const Communicator& comm = Communicator::world();
+  log::configure(g.log_format == "json" ? log::Format::json : log::Format::text, g.quiet || comm.rank() != 0);
+  if (comm.rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr) return static_cast<int>(ExitCode::runtime);
   if (!action) return static_cast<int>(ExitCode::usage);
   try {
+    if (comm.distributed() && !app.got_subcommand("fit") && !app.got_subcommand("probe-batch"))
+      throw Error::usage("mpirun", "only fit and probe-batch run over several processes",
+                         "this command without mpirun (or with -np 1)");
     return action();
   } catch (const Error& e) {
     report(e, g);

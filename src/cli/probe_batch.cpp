@@ -8,10 +8,40 @@
 #include "cli/run_config.hpp"
 #include "trainer/batch_search_json.hpp"
 #include "trainer/data_sets.hpp"
+#include "trainer/distributed.hpp"
 #include "trainer/memory_search.hpp"
 #include "trainer/optimizer.hpp"
 
 namespace trainer::cli {
+namespace {
+
+// Under mpirun: every rank's budget and batch, gathered to rank 0 and printed there, as a
+// JSON list (one probe-batch object per rank, plus "rank" and "host") or a table.
+void print_ranks(nlohmann::json mine, bool json) {
+  Communicator& comm = Communicator::world();
+  mine["rank"] = comm.rank();
+  mine["host"] = comm.host();
+  const std::vector<std::string> all = comm.gather(mine.dump());
+  if (comm.rank() != 0) return;
+  nlohmann::json ranks = nlohmann::json::array();
+  for (const auto& text : all) ranks.push_back(nlohmann::json::parse(text));
+  if (json) {
+    std::cout << ranks.dump(2) << std::endl;
+    return;
+  }
+  std::printf("%-5s %-16s %-12s %-12s %10s %12s %10s %12s\n", "rank", "host", "budget", "source", "batch", "micro-batch",
+              "eval", "predicted");
+  for (const auto& r : ranks) {
+    const std::string source = r["budget_source"].get<std::string>();
+    std::printf("%-5d %-16s %-12s %-12s %10lld %12lld %10lld %12s\n", r["rank"].get<int>(),
+                r["host"].get<std::string>().c_str(),
+                source == "none" ? "none" : format_bytes(r["budget_bytes"].get<std::uint64_t>()).c_str(), source.c_str(),
+                r["batch_size"].get<long long>(), r["micro_batch"].get<long long>(), r["eval_batch_size"].get<long long>(),
+                format_bytes(r["predicted_peak_bytes"].get<std::uint64_t>()).c_str());
+  }
+}
+
+}  // namespace
 
 void add_probe_batch(CLI::App& app, const Globals& g, Action& action) {
   auto* sub = app.add_subcommand("probe-batch", "Memory budget, the largest batch that fits, the breakdown and the trials");
@@ -31,8 +61,13 @@ void add_probe_batch(CLI::App& app, const Globals& g, Action& action) {
       shape.optimizer_state_per_param = optimizer.state_per_param();
       const std::int64_t largest_eval = std::max({data.validation.size(), data.test.size(), std::int64_t{1}});
       BatchSearch s = search_batches(config, net, shape, data.train.size(), largest_eval, &data);
+      const nlohmann::json out = to_json(s);
+      if (Communicator::world().distributed()) {
+        print_ranks(out, g.json);
+        return 0;
+      }
       if (g.json) {
-        std::cout << to_json(s).dump(2) << std::endl;
+        std::cout << out.dump(2) << std::endl;
         return 0;
       }
       std::printf("budget       %s (%s)\n", s.budget_source == "none" ? "none" : format_bytes(s.budget_bytes).c_str(),

@@ -6,6 +6,7 @@
 
 #include "trainer/budget.hpp"
 #include "trainer/data_sets.hpp"
+#include "trainer/distributed.hpp"
 #include "trainer/error.hpp"
 #include <nlohmann/json.hpp>
 
@@ -89,7 +90,8 @@ TrialResult trial(const Config& config, const RunShape& shape, const DataSets& d
 BatchSearch search_batches(const Config& config, const Network& net, RunShape shape, std::int64_t n_train,
                            std::int64_t largest_eval_set, const DataSets* data) {
   RealSystemProbe probe;
-  const Budget budget = resolve_budget(config.memory.ram, config.memory.headroom, probe, config.memory.ram_label);
+  const Budget budget = local_share(resolve_budget(config.memory.ram, config.memory.headroom, probe, config.memory.ram_label),
+                                    config.memory.headroom);
   const int threads = std::max(1, set_compute_threads(static_cast<int>(config.training.threads)));
   const Planner planner{net, shape, process_memory(probe).rss_anon, threads};
   const TrainingConfig& t = config.training;
@@ -172,7 +174,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
     log::info(config.memory.verify ? "batch size not verified by a trial" : "memory.verify is false: batch size chosen from the plan without a trial");
   }
 
-  s.choice = choose_batches(t, n_train, micro, eval, largest_eval_set);
+  s.choice = agree_batches(Communicator::world(), choose_batches(t, n_train, micro, eval, largest_eval_set), t, n_train);
   const MemoryPlan final_plan = planner.plan(s.choice.micro, s.choice.eval);
   s.breakdown = final_plan.items();
   s.predicted_peak = final_plan.total();

@@ -15,6 +15,7 @@
 #include "trainer/batch_search_json.hpp"
 #include "trainer/checkpoint.hpp"
 #include "trainer/data_sets.hpp"
+#include "trainer/distributed.hpp"
 #include "trainer/error.hpp"
 #include "trainer/evaluation.hpp"
 #include "trainer/interrupt.hpp"
@@ -120,9 +121,10 @@ class MetricsFile {
 }  // namespace
 
 FitSummary fit(const Config& config, const FitOptions& options) {
-  check_output_folder(options.metrics_path, "--metrics");
-  check_output_folder(options.checkpoint_path, "--checkpoint");
-  check_output_folder(options.report_path, "--report");
+  Communicator& comm = Communicator::world();  // rank 0 writes every output (docs/distributed.md)
+  check_output_folder(comm.rank() == 0 ? options.metrics_path : "", "--metrics");
+  check_output_folder(comm.rank() == 0 ? options.checkpoint_path : "", "--checkpoint");
+  check_output_folder(comm.rank() == 0 ? options.report_path : "", "--report");
 
   std::optional<CheckpointData> resume;
   if (!options.resume_path.empty()) {
@@ -157,7 +159,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
   const BatchChoice batches = search.choice;
   shape.micro_batch = batches.micro;
   shape.eval_batch = batches.eval;
-  if (batches.accumulates()) {
+  if (batches.micro < part_of(batches.effective, comm.rank(), comm.size()).count) {
     log::info("batch " + std::to_string(batches.effective) + " does not fit at once: accumulating gradients over micro-batches of " +
               std::to_string(batches.micro));
   }
@@ -201,7 +203,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     ck.best_epoch = resume->best_epoch;
   }
   auto save = [&](std::int64_t epochs_done, std::int64_t batches_done) {
-    if (options.checkpoint_path.empty()) return;
+    if (options.checkpoint_path.empty() || comm.rank() != 0) return;
     ck.epochs_done = epochs_done;
     ck.batches_done = batches_done;
     ck.optimizer_steps = optimizer.steps();
@@ -213,7 +215,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
   summary.micro_batch = batches.micro;
   summary.eval_batch = batches.eval;
   summary.planned_bytes = st.storage.size();
-  MetricsFile metrics(options.metrics_path, resume.has_value());
+  MetricsFile metrics(comm.rank() == 0 ? options.metrics_path : "", resume.has_value());
   log::info("training " + std::to_string(n) + " samples, " + std::to_string(net.layout().total) +
                 " parameters, batch " + std::to_string(B) + " (micro-batch " + std::to_string(batches.micro) +
                 "), " + std::to_string(threads) + " threads",
@@ -222,6 +224,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
 
   InterruptGuard interrupts;
   Prefetcher prefetcher(*data.train.data, data.transform, st.staging, batches.micro, kPrefetchDepth);
+  ShardedBatches shard(prefetcher, comm);
   for (std::int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
     const bool resumed_epoch = resume && epoch == start_epoch && skip_batches > 0;
     double loss_sum = resumed_epoch ? resume->epoch_loss_sum : 0.0;
@@ -233,7 +236,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     // The epoch's order, as positions in the training rows, then as rows of the file.
     epoch_order_into(st.order, config.training.seed, static_cast<std::uint64_t>(epoch), config.data.shuffle);
     for (auto& position : st.order) position = data.train.rows[static_cast<std::size_t>(position)];
-    prefetcher.start(st.order.subspan(static_cast<std::size_t>(first_batch * B)), B, batches.micro,
+    shard.start(st.order.subspan(static_cast<std::size_t>(first_batch * B)), B, batches.micro,
                      config.data.drop_remainder);
     log::Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs), n);
     double lr = 0;
@@ -241,9 +244,9 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     std::int64_t micro_index = 0;
     double step_loss = 0;
     std::memset(st.grads.data(), 0, st.grads.size_bytes());
-    while (const auto batch = prefetcher.next()) {
+    while (const auto batch = shard.next()) {
       // grad_scale 1/B_k: the accumulated gradient is the mean over the whole effective batch.
-      BatchStats s = net.train_micro_batch(batch->x, batch->labels, batch->targets, batch->n,
+      BatchStats s = batch->n == 0 ? BatchStats{} : net.train_micro_batch(batch->x, batch->labels, batch->targets, batch->n,
                                            1.0f / static_cast<float>(batch->batch_size),
                                            dropout_seed(config.training.seed, optimizer.steps(), micro_index));
       step_loss += s.loss_sum;
@@ -260,6 +263,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
       samples += batch->batch_size;
       lr = scheduled_lr(config.optimizer, config.schedule, epochs,
                         static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(steps_per_epoch));
+      comm.allreduce_sum(st.grads);
       optimizer.step(st.params, st.grads, lr);
       ++step;
       micro_index = 0;
@@ -281,13 +285,15 @@ FitSummary fit(const Config& config, const FitOptions& options) {
       }
     }
     progress.done();
+    sum_epoch_stats(comm, loss_sum, correct);
+    check_in_sync(comm, st.params, epoch + 1);
     const double train_seconds = seconds_before + seconds_since(t0);
     EpochMetrics m;
     m.epoch = epoch + 1;
     m.train_loss = samples > 0 ? loss_sum / static_cast<double>(samples) : 0.0;
     if (has_accuracy) m.train_accuracy = samples > 0 ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0;
     if (data.validation.present()) {
-      EvalResult v = evaluate_rows(net, data.validation, data.transform, st.eval_staging, batches.eval);
+      EvalResult v = evaluate_sharded(comm, net, data.validation, data.transform, st.eval_staging, batches.eval);
       m.val_loss = v.loss;
       if (has_accuracy) m.val_accuracy = v.accuracy;
     }
@@ -330,7 +336,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
   summary.optimizer_steps = optimizer.steps();
 
   if (data.test.present()) {
-    EvalResult t = evaluate_rows(net, data.test, data.transform, st.eval_staging, batches.eval);
+    EvalResult t = evaluate_sharded(comm, net, data.test, data.transform, st.eval_staging, batches.eval);
     summary.test_loss = t.loss;
     if (has_accuracy) summary.test_accuracy = t.accuracy;
     char buf[128];
@@ -343,7 +349,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     log::info(buf, {{"event", "test"}, {"test_loss", t.loss},
                     {"test_accuracy", has_accuracy ? nlohmann::json(t.accuracy) : nlohmann::json(nullptr)}});
   }
-  if (!options.report_path.empty()) {
+  if (!options.report_path.empty() && comm.rank() == 0) {
     ReportInput report;
     report.epochs = summary.epochs;
     report.probe = to_json(search);
@@ -352,7 +358,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     write_report(report, options.report_path, ReportFormat::html);
     log::info("report written to " + options.report_path);
   }
-  if (!options.export_dir.empty()) {
+  if (!options.export_dir.empty() && comm.rank() == 0) {
     export_weights(options.export_dir, net.layout(), st.params);
     log::info("weights written to " + options.export_dir);
   }
