@@ -14,6 +14,7 @@
 #include "trainer/optimizer.hpp"
 #include "trainer/run_state.hpp"
 #include "trainer/system_probe.hpp"
+#include "trainer/run_memory.hpp"
 #include "trainer/trial.hpp"
 
 namespace trainer {
@@ -24,25 +25,17 @@ constexpr std::int64_t kMaxEvalBatch = 8192;
 constexpr int kMaxTrials = 6;
 constexpr std::chrono::milliseconds kTrialTimeout{30000};
 
-// Per-thread scratch the GEMMs use outside the plan's storage (Eigen's packed blocks live on
-// the thread's stack up to its stack-allocation limit); an honest upper bound, not exact.
-constexpr std::uint64_t kGemmScratchPerThread = 2u << 20;
-
+// The plan of a run at (micro, eval): storage, thread stacks and the baseline (run_memory.hpp).
 struct Planner {
   const Network& net;
   RunShape shape;
-  std::uint64_t baseline;
-  int threads;
+  RuntimeCosts costs;
 
   MemoryPlan plan(std::int64_t micro, std::int64_t eval) const {
     RunShape s = shape;
     s.micro_batch = micro;
     s.eval_batch = eval;
-    MemoryPlan p;
-    p.add(plan_storage(net, s));
-    p.add("GEMM scratch (" + std::to_string(threads) + " threads)", kGemmScratchPerThread * static_cast<std::uint64_t>(threads));
-    p.add("runtime baseline", baseline);
-    return p;
+    return plan_run(net, s, costs);
   }
 };
 
@@ -52,38 +45,6 @@ std::string largest_items(const MemoryPlan& plan) {
   return s;
 }
 
-// Real training steps and an evaluation pass at the candidate sizes, in a forked child under
-// a hard data limit. Returns the child's measured peak of resident anonymous memory.
-TrialResult trial(const Config& config, const RunShape& shape, const DataSets& data, const Budget& budget,
-                  int threads, const SystemProbe& probe) {
-  auto work = [&] {
-    Network net(config.model, shape.width);
-    Optimizer optimizer(config.optimizer);
-    RunState st = allocate_run(net, shape, &optimizer);
-    net.init_weights(config.training.seed);
-    const std::int64_t n = std::min(shape.micro_batch, data.train.size());
-    const StagingStorage& sg = st.staging;
-    float* targets = sg.targets.empty() ? nullptr : sg.targets.data();
-    std::int32_t* labels = sg.labels.empty() ? nullptr : sg.labels.data();
-    data.train.data->gather({data.train.rows.data(), static_cast<std::size_t>(n)}, data.transform, sg.x.data(), labels, targets);
-    for (int step = 0; step < 2; ++step) {
-      std::memset(st.grads.data(), 0, st.grads.size_bytes());
-      net.train_micro_batch(sg.x.data(), labels, targets, n, 1.0f / static_cast<float>(n), 1);
-      optimizer.step(st.params, st.grads, config.optimizer.lr);
-    }
-    const RowSet& eval_set = data.validation.present() ? data.validation : (data.test.present() ? data.test : data.train);
-    const std::int64_t m = std::min(shape.eval_batch, eval_set.size());
-    const Staging& es = st.eval_staging;
-    std::copy_n(eval_set.rows.begin(), m, es.rows.begin());
-    eval_set.data->gather({es.rows.data(), static_cast<std::size_t>(m)}, data.transform, es.x.data(),
-                          es.labels.empty() ? nullptr : es.labels.data(), es.targets.empty() ? nullptr : es.targets.data());
-    net.evaluate(es.x.data(), es.labels.empty() ? nullptr : es.labels.data(),
-                 es.targets.empty() ? nullptr : es.targets.data(), m, nullptr);
-  };
-  const std::uint64_t limit = data_limit_for(budget.raw_bytes, process_memory(probe), threads, default_thread_stack_bytes());
-  return run_trial(limit, kTrialTimeout, work);
-}
-
 }  // namespace
 
 BatchSearch search_batches(const Config& config, const Network& net, RunShape shape, std::int64_t n_train,
@@ -91,7 +52,8 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   RealSystemProbe probe;
   const Budget budget = resolve_budget(config.memory.ram, config.memory.headroom, probe, config.memory.ram_label);
   const int threads = std::max(1, set_compute_threads(static_cast<int>(config.training.threads)));
-  const Planner planner{net, shape, process_memory(probe).rss_anon, threads};
+  const std::int64_t file_rows = data != nullptr && data->train.present() ? data->train.data->size() : 0;
+  const Planner planner{net, shape, current_runtime_costs(threads, file_rows, budget.source.rfind("rlimit", 0) == 0)};
   const TrainingConfig& t = config.training;
   const std::int64_t n = std::max<std::int64_t>(n_train, 1);
   const std::int64_t eval_cap = std::clamp<std::int64_t>(largest_eval_set, 1, kMaxEvalBatch);
@@ -118,11 +80,13 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   if (budget.enforced) {
     const MemoryPlan at_one = planner.plan(1, 1);
     if (at_one.total() > budget.bytes) {
+      // Rounded up to whole MiB, so the figure printed is itself a --ram value that works.
       const auto needed = static_cast<std::uint64_t>(static_cast<double>(at_one.total()) / (1.0 - config.memory.headroom)) + 1;
+      const std::uint64_t needed_mib = (needed + (1u << 20) - 1) >> 20;
       throw Error::budget(config.memory.ram_label == "--ram" && config.memory.ram.kind == SizeSpec::Kind::bytes ? "--ram" : "memory budget",
                           "a batch of 1 needs " + format_bytes(at_one.total()) + " but the budget (" + budget.source +
                               ") is " + format_bytes(budget.bytes) + "; largest items: " + largest_items(at_one),
-                          "a budget of at least " + format_bytes(needed));
+                          "a budget of at least " + std::to_string(needed_mib) + "M (--ram " + std::to_string(needed_mib) + "M)");
     }
     if (forced && bytes_at(hi) > budget.bytes) {
       const MemoryPlan p = planner.plan(hi, std::min(hi, eval_cap));
@@ -151,7 +115,9 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
     trial_shape.micro_batch = micro;
     trial_shape.eval_batch = eval;
     const std::uint64_t predicted = planner.plan(micro, eval).total();
-    TrialResult r = trial(config, trial_shape, *data, budget, threads, probe);
+    // RLIMIT_DATA counts reserved stacks too: the workers' and the prefetcher's.
+    const std::uint64_t limit = data_limit_for(budget.raw_bytes, process_memory(probe), threads, default_thread_stack_bytes());
+    TrialResult r = training_trial(config, trial_shape, *data, limit, kTrialTimeout);
     const bool fits = r.fits && r.peak_anon <= budget.raw_bytes;
     s.trials.push_back({micro, predicted, r.peak_anon, fits, fits ? "" : (r.reason.empty() ? "peak above the budget" : r.reason)});
     log::info("trial at micro-batch " + std::to_string(micro) + " (eval " + std::to_string(eval) + "): predicted " +

@@ -20,6 +20,7 @@
 #include "trainer/log.hpp"
 #include "trainer/memory_search.hpp"
 #include "trainer/prefetcher.hpp"
+#include "trainer/run_memory.hpp"
 #include "trainer/run_state.hpp"
 #include "trainer/weights_io.hpp"
 
@@ -160,6 +161,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
   }
 
   RunState st = allocate_run(net, shape, &optimizer);
+  RunWatch watch(search.predicted_peak, config.memory.headroom);  // resident memory against the plan
   if (resume) {
     if (resume->params.size() != st.params.size() || resume->optimizer_state.size() != st.opt_state.size() ||
         resume->input_width != data.width) {
@@ -259,6 +261,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
                         static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(steps_per_epoch));
       optimizer.step(st.params, st.grads, lr);
       ++step;
+      watch.sample(step);
       micro_index = 0;
       step_loss = 0;
       std::memset(st.grads.data(), 0, st.grads.size_bytes());
@@ -278,6 +281,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
       }
     }
     progress.done();
+    watch.sample(step, true);
     const double train_seconds = seconds_before + seconds_since(t0);
     EpochMetrics m;
     m.epoch = epoch + 1;
@@ -325,6 +329,8 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     if (stop) break;
   }
   summary.optimizer_steps = optimizer.steps();
+  summary.budget_bytes = search.budget_bytes;
+  summary.budget_source = search.budget_source;
 
   if (data.test.present()) {
     EvalResult t = evaluate_rows(net, data.test, data.transform, st.eval_staging, batches.eval);
@@ -340,6 +346,8 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     log::info(buf, {{"event", "test"}, {"test_loss", t.loss},
                     {"test_accuracy", has_accuracy ? nlohmann::json(t.accuracy) : nlohmann::json(nullptr)}});
   }
+  watch.sample(0, true);
+  summary.measured_peak_bytes = watch.peak();
   if (!options.export_dir.empty()) {
     export_weights(options.export_dir, net.layout(), st.params);
     log::info("weights written to " + options.export_dir);
