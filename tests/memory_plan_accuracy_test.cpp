@@ -94,9 +94,6 @@ TEST_CASE("the plan predicts the measured peak of real training steps within 10%
       REQUIRE(r.fits);
       CHECK(measured <= predicted * 1.10);
       CHECK(measured >= predicted * 0.90);
-      WARN("plan accuracy " << c.width << "/" << c.hidden.front() << "/" << c.hidden.size() << " b=" << b
-                            << ": predicted " << plan.total() << " measured " << r.peak_anon << " ("
-                            << (measured - predicted) / predicted * 100 << "%)");
     }
   }
 }

@@ -4,9 +4,8 @@
 //
 // What lives outside the Storage, and how it is counted (measurements in docs/memory.md):
 //   gemm stacks     Eigen packs GEMM blocks on the stack of the thread that runs the product;
-//                   touched stack pages stay resident for the thread's life. Every compute
-//                   thread (the caller and each OpenMP worker) counts the bound of
-//                   gemm_stack_bytes_per_thread().
+//                   touched stack pages stay resident for the thread's life. Each compute
+//                   thread counts the largest packing it can do (gemm_stack.hpp).
 //   thread overhead each thread the run creates (OpenMP workers, the prefetcher) touches the top
 //                   of its stack, its TLS and libgomp/glibc bookkeeping: kThreadOverhead each.
 //   prefetch blocks the prefetcher's per-64-row release counters (4 bytes per block).
@@ -32,12 +31,13 @@ namespace trainer {
 
 struct DataSets;
 
-// Resident bytes one extra thread costs besides its GEMM packing (measured, docs/memory.md).
-inline constexpr std::uint64_t kThreadOverhead = 256u * 1024;
+// Resident bytes one extra thread costs besides its GEMM packing: measured 4-12 KiB for a
+// std::thread and 8 KiB for a libgomp worker (docs/memory.md); 32 KiB leaves room for the
+// prefetcher's gather frames.
+inline constexpr std::uint64_t kThreadOverhead = 32u * 1024;
 
 struct RuntimeCosts {
   int threads = 1;                         // compute threads, the calling one included
-  std::uint64_t gemm_stack_per_thread = 0; // gemm_stack_bytes_per_thread()
   std::uint64_t baseline = 0;              // RssAnon before the run allocates
   std::int64_t file_rows = 0;              // rows of the training file (prefetcher counters)
   // Bytes counted per created thread: kThreadOverhead resident; under an rlimit budget the

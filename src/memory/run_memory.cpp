@@ -1,10 +1,13 @@
 #include "trainer/run_memory.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "trainer/data_sets.hpp"
+#include "trainer/gemm_stack.hpp"
 #include "trainer/log.hpp"
 #include "trainer/optimizer.hpp"
 #include "trainer/prefetcher.hpp"
@@ -24,7 +27,10 @@ RuntimeCosts current_runtime_costs(int threads, std::int64_t file_rows, bool vir
   RealSystemProbe probe;
   RuntimeCosts c;
   c.threads = std::max(1, threads);
-  c.gemm_stack_per_thread = gemm_stack_bytes_per_thread();
+  // Freed heap memory stays resident in glibc's arenas (after a large free the trim threshold
+  // rises to twice its size) and would be counted twice: in the baseline and again in the
+  // Storage that reuses it. Returning it first makes the baseline the live memory only.
+  malloc_trim(0);
   c.baseline = process_memory(probe).rss_anon;
   c.file_rows = file_rows;
   if (virtual_limit) c.thread_bytes = std::max(kThreadOverhead, default_thread_stack_bytes());
@@ -36,7 +42,7 @@ MemoryPlan plan_run(const Network& net, const RunShape& shape, const RuntimeCost
   MemoryPlan p;
   p.add(plan_storage(net, shape));
   p.add("GEMM scratch on the stacks (" + std::to_string(threads) + (threads == 1 ? " thread)" : " threads)"),
-        threads * costs.gemm_stack_per_thread);
+        gemm_stacks(net, shape.micro_batch, shape.eval_batch, costs.threads).total(costs.threads));
   // OpenMP workers (the calling thread is already in the baseline) and the prefetcher.
   const std::uint64_t created = threads - 1 + 1;
   p.add("thread stacks and TLS (" + std::to_string(threads - 1) + " workers + prefetcher)",
