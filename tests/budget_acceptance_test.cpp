@@ -144,7 +144,7 @@ Run run_trainer(Jail jail, const trainer_test::ScratchCgroup* cgroup, const std:
   while (true) {
     const pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
-    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(150)) {
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(90)) {
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
       break;

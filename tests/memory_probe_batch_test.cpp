@@ -64,15 +64,16 @@ TEST_CASE("probe-batch --json reports the budget, the batch, the breakdown and t
 
   // The budget: --ram less the 5% headroom.
   CHECK(j.at("budget_source") == "--ram");
-  CHECK(j.at("budget_bytes").get<std::uint64_t>() == static_cast<std::uint64_t>(static_cast<double>(ram) * 0.95));
   const auto budget = j.at("budget_bytes").get<std::uint64_t>();
+  CHECK(static_cast<double>(budget) == Approx(static_cast<double>(ram) * 0.95).margin(1.0));
 
   // batch_size auto: the micro-batch is the batch, chosen by the budget (not all 18000 rows).
   const auto micro = j.at("micro_batch").get<std::int64_t>();
   CHECK(j.at("batch_size").get<std::int64_t>() == micro);
   CHECK(micro > 100);
   CHECK(micro < kRows * 9 / 10);
-  CHECK(j.at("eval_batch_size").get<std::int64_t>() >= micro);
+  // Evaluation needs no gradients: at least the micro-batch, up to the 2000 validation rows.
+  CHECK(j.at("eval_batch_size").get<std::int64_t>() >= std::min<std::int64_t>(micro, kRows / 10));
 
   // The breakdown adds up to the predicted peak, which is within the budget.
   REQUIRE(j.at("breakdown").is_object());
@@ -116,7 +117,7 @@ TEST_CASE("probe-batch with --ram 1M exits 4 naming the largest items and a budg
   CHECK(r.exit_code == 4);
   CHECK(r.out.find("--ram") != std::string::npos);
   CHECK(r.out.find("largest items") != std::string::npos);
-  CHECK(r.out.find("runtime baseline") != std::string::npos);
+  CHECK(r.out.find("optimizer state") != std::string::npos);  // Adam: the largest item at b = 1
   CHECK(r.out.find("at least") != std::string::npos);
 
   // The budget it names works.

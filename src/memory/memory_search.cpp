@@ -24,6 +24,12 @@ namespace {
 constexpr std::int64_t kMaxEvalBatch = 8192;
 constexpr int kMaxTrials = 6;
 constexpr std::chrono::milliseconds kTrialTimeout{30000};
+// A cgroup charges the page cache of the mapped data files it reads. That cache is
+// reclaimable, but reclaim needs room to work: with 14 MiB left in a 256 MiB cgroup an epoch
+// over a 1 GiB file stalled for minutes, with 33 MiB it took 5 s (docs/memory.md). The plan
+// keeps this much of a cgroup budget free for it; it is not resident anonymous memory, so it
+// is not a line of the breakdown.
+constexpr std::uint64_t kCgroupPageCacheRoom = 32u << 20;
 
 // The plan of a run at (micro, eval): storage, thread stacks and the baseline (run_memory.hpp).
 struct Planner {
@@ -60,6 +66,9 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
 
   BatchSearch s;
   s.budget_bytes = budget.enforced ? budget.bytes : 0;
+  // What the plan may fill: the budget, less the page-cache room under a cgroup.
+  Budget plannable = budget;
+  if (budget.source == "cgroup" && plannable.bytes > 2 * kCgroupPageCacheRoom) plannable.bytes -= kCgroupPageCacheRoom;
   s.budget_source = budget.source;
   if (budget.enforced) {
     std::string seen;
@@ -67,6 +76,8 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
     log::info("memory budget " + format_bytes(budget.bytes) + " from " + budget.source + " after " +
                   std::to_string(static_cast<int>(config.memory.headroom * 100 + 0.5)) + "% headroom (sources: " + seen + ")",
               {{"event", "budget"}, {"budget_bytes", budget.bytes}, {"budget_source", budget.source}});
+    if (plannable.bytes < budget.bytes)
+      log::info("keeping " + format_bytes(budget.bytes - plannable.bytes) + " of the cgroup free for the page cache of the mapped data");
   }
 
   // The micro-batch range the search may pick from.
@@ -79,25 +90,25 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   std::int64_t micro = hi;
   if (budget.enforced) {
     const MemoryPlan at_one = planner.plan(1, 1);
-    if (at_one.total() > budget.bytes) {
+    if (at_one.total() > plannable.bytes) {
       // Rounded up to whole MiB, so the figure printed is itself a --ram value that works.
       const auto needed = static_cast<std::uint64_t>(static_cast<double>(at_one.total()) / (1.0 - config.memory.headroom)) + 1;
       const std::uint64_t needed_mib = (needed + (1u << 20) - 1) >> 20;
       throw Error::budget(config.memory.ram_label == "--ram" && config.memory.ram.kind == SizeSpec::Kind::bytes ? "--ram" : "memory budget",
                           "a batch of 1 needs " + format_bytes(at_one.total()) + " but the budget (" + budget.source +
-                              ") is " + format_bytes(budget.bytes) + "; largest items: " + largest_items(at_one),
+                              ") is " + format_bytes(plannable.bytes) + "; largest items: " + largest_items(at_one),
                           "a budget of at least " + std::to_string(needed_mib) + "M (--ram " + std::to_string(needed_mib) + "M)");
     }
-    if (forced && bytes_at(hi) > budget.bytes) {
+    if (forced && bytes_at(hi) > plannable.bytes) {
       const MemoryPlan p = planner.plan(hi, std::min(hi, eval_cap));
       throw Error::budget("/training/micro_batch",
                           "a micro-batch of " + std::to_string(hi) + " needs " + format_bytes(p.total()) +
-                              " but the budget (" + budget.source + ") is " + format_bytes(budget.bytes) +
+                              " but the budget (" + budget.source + ") is " + format_bytes(plannable.bytes) +
                               "; largest items: " + largest_items(p),
-                          "at most " + std::to_string(largest_fitting(1, hi, bytes_at, budget.bytes)) +
+                          "at most " + std::to_string(largest_fitting(1, hi, bytes_at, plannable.bytes)) +
                               " (or auto), or --ram none to lift the check");
     }
-    micro = largest_fitting(1, hi, bytes_at, budget.bytes);
+    micro = largest_fitting(1, hi, bytes_at, plannable.bytes);
   }
 
   // Evaluation gets its own, larger batch from what the training plan leaves.
@@ -105,7 +116,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
     const std::int64_t base = std::min(m, eval_cap);
     if (!budget.enforced) return eval_cap;
     auto eval_bytes = [&](std::int64_t e) { return planner.plan(m, e).total(); };
-    return std::max(base, largest_fitting(base, eval_cap, eval_bytes, budget.bytes));
+    return std::max(base, largest_fitting(base, eval_cap, eval_bytes, plannable.bytes));
   };
 
   std::int64_t eval = eval_for(micro);
@@ -127,7 +138,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
       break;
     }
     if (micro == 1 || attempt + 1 >= kMaxTrials) {
-      throw Error::budget("memory budget", "no micro-batch passed a trial under the budget of " + format_bytes(budget.bytes) +
+      throw Error::budget("memory budget", "no micro-batch passed a trial under the budget of " + format_bytes(plannable.bytes) +
                                                " (" + budget.source + "); last: " + s.trials.back().note,
                           "a larger --ram, or memory.verify false to skip trials");
     }

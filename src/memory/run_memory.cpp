@@ -59,7 +59,11 @@ TrialResult training_trial(const Config& config, const RunShape& shape, const Da
   auto work = [&] {
     Network net(config.model, shape.width);
     Optimizer optimizer(config.optimizer);
-    RunState st = allocate_run(net, shape, &optimizer);
+    // Kept alive past work(): the trial's last sample, taken after work() returns, must see
+    // the run's memory (the child ends with _exit, which frees it).
+    static std::optional<RunState> kept;
+    kept.emplace(allocate_run(net, shape, &optimizer));
+    RunState& st = *kept;
     net.init_weights(config.training.seed);
     // The epoch order as fit fills it, then two micro-batches through the real prefetcher, so
     // its thread and both staging slots are part of the measurement.
