@@ -9,8 +9,9 @@
 //   thread overhead each thread the run creates (OpenMP workers, the prefetcher) touches the top
 //                   of its stack, its TLS and libgomp/glibc bookkeeping: kThreadOverhead each.
 //   prefetch blocks the prefetcher's per-64-row release counters (4 bytes per block).
-//   baseline        RssAnon when the search starts: libraries, allocator arenas, the loaded
-//                   data set's row lists, the main thread's stack.
+//   baseline        RssAnon when the search starts (after malloc_trim, so freed heap that the
+//                   Storage may reuse is not counted twice): libraries, allocator arenas, the
+//                   loaded data set's row lists, the main thread's stack.
 //
 // Thread-safety: the functions are pure or act on a forked child; RunWatch is one per thread.
 #pragma once
@@ -49,8 +50,8 @@ struct RuntimeCosts {
 // budget is an rlimit, which counts reserved stacks whole.
 RuntimeCosts current_runtime_costs(int threads, std::int64_t file_rows, bool virtual_limit = false);
 
-// Items: plan_storage(net, shape), then "GEMM stacks (T threads)", "thread stacks and TLS (W
-// workers + prefetcher)", "prefetcher counters", "runtime baseline".
+// Items: plan_storage(net, shape), then "GEMM scratch on the stacks (T threads)", "thread
+// stacks and TLS (W workers + prefetcher)", "prefetcher counters", "runtime baseline".
 MemoryPlan plan_run(const Network& net, const RunShape& shape, const RuntimeCosts& costs);
 
 // Real training at `shape` in a forked child under RLIMIT_DATA = data_limit: the run's Storage,

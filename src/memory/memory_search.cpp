@@ -2,19 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 
 #include "trainer/budget.hpp"
 #include "trainer/data_sets.hpp"
 #include "trainer/error.hpp"
-#include <nlohmann/json.hpp>
-
 #include "trainer/log.hpp"
 #include "trainer/memory_plan.hpp"
-#include "trainer/optimizer.hpp"
-#include "trainer/run_state.hpp"
-#include "trainer/system_probe.hpp"
 #include "trainer/run_memory.hpp"
+#include "trainer/system_probe.hpp"
 #include "trainer/trial.hpp"
 
 namespace trainer {
@@ -92,7 +87,9 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
     const MemoryPlan at_one = planner.plan(1, 1);
     if (at_one.total() > plannable.bytes) {
       // Rounded up to whole MiB, so the figure printed is itself a --ram value that works.
-      const auto needed = static_cast<std::uint64_t>(static_cast<double>(at_one.total()) / (1.0 - config.memory.headroom)) + 1;
+      const std::uint64_t room = budget.bytes - plannable.bytes;  // the cgroup's page-cache room
+      const auto needed =
+          static_cast<std::uint64_t>(static_cast<double>(at_one.total() + room) / (1.0 - config.memory.headroom)) + 1;
       const std::uint64_t needed_mib = (needed + (1u << 20) - 1) >> 20;
       throw Error::budget(config.memory.ram_label == "--ram" && config.memory.ram.kind == SizeSpec::Kind::bytes ? "--ram" : "memory budget",
                           "a batch of 1 needs " + format_bytes(at_one.total()) + " but the budget (" + budget.source +
