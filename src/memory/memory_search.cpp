@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "trainer/budget.hpp"
 #include "trainer/data_sets.hpp"
