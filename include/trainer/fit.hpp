@@ -35,6 +35,9 @@ struct FitSummary {
   std::int64_t optimizer_steps = 0;
   bool early_stopped = false;
   std::uint64_t planned_bytes = 0;  // storage of the run
+  std::uint64_t budget_bytes = 0;   // memory budget after headroom; 0 when not enforced
+  std::string budget_source;        // where the budget came from ("cgroup", "--ram", "none", ...)
+  std::uint64_t measured_peak_bytes = 0;  // highest resident anonymous memory seen while training
 };
 
 // Trains as the config says. Throws Error (data 3, budget 4, diverged 5, interrupted 130 after

@@ -46,9 +46,10 @@ struct TrialResult {
   std::string reason;          // empty on a fit; otherwise what went wrong, for the log
   std::uint64_t peak_rss = 0;  // VmHWM of the child during the trial: file pages of the mapped
                                // data included
-  // Peak resident anonymous memory: the larger of RssAnon sampled every ~1 ms and VmHWM less
-  // the file/shmem pages resident at the end. The second covers buffers freed as work()
-  // returns; it overstates the peak if file pages were released (madvise) after the peak.
+  // Peak resident anonymous memory: RssAnon sampled every ~1 ms and once after work()
+  // returns (work() that frees its buffers as it returns should keep them until then, or a
+  // peak shorter than a millisecond is missed). Only if the sampler thread could not start,
+  // VmHWM less the file/shmem pages resident at the end stands in.
   std::uint64_t peak_anon = 0;
   std::uint64_t vm_data = 0;  // VmData at the end of work(), what RLIMIT_DATA measured
   std::uint64_t elapsed_ms = 0;

@@ -35,7 +35,10 @@ nlohmann::json summary_json(const FitSummary& s) {
           {"eval_batch_size", s.eval_batch},
           {"optimizer_steps", s.optimizer_steps},
           {"early_stopped", s.early_stopped},
-          {"planned_bytes", s.planned_bytes}};
+          {"planned_bytes", s.planned_bytes},
+          {"budget_bytes", s.budget_bytes},
+          {"budget_source", s.budget_source},
+          {"measured_peak_bytes", s.measured_peak_bytes}};
 }
 
 }  // namespace

@@ -2,18 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "trainer/budget.hpp"
 #include "trainer/data_sets.hpp"
 #include "trainer/distributed.hpp"
 #include "trainer/error.hpp"
-#include <nlohmann/json.hpp>
-
 #include "trainer/log.hpp"
 #include "trainer/memory_plan.hpp"
-#include "trainer/optimizer.hpp"
-#include "trainer/run_state.hpp"
+#include "trainer/run_memory.hpp"
 #include "trainer/system_probe.hpp"
 #include "trainer/trial.hpp"
 
@@ -24,26 +21,24 @@ namespace {
 constexpr std::int64_t kMaxEvalBatch = 8192;
 constexpr int kMaxTrials = 6;
 constexpr std::chrono::milliseconds kTrialTimeout{30000};
+// A cgroup charges the page cache of the mapped data files it reads. That cache is
+// reclaimable, but reclaim needs room to work: with 14 MiB left in a 256 MiB cgroup an epoch
+// over a 1 GiB file stalled for minutes, with 33 MiB it took 5 s (docs/memory.md). The plan
+// keeps this much of a cgroup budget free for it; it is not resident anonymous memory, so it
+// is not a line of the breakdown.
+constexpr std::uint64_t kCgroupPageCacheRoom = 32u << 20;
 
-// Per-thread scratch the GEMMs use outside the plan's storage (Eigen's packed blocks live on
-// the thread's stack up to its stack-allocation limit); an honest upper bound, not exact.
-constexpr std::uint64_t kGemmScratchPerThread = 2u << 20;
-
+// The plan of a run at (micro, eval): storage, thread stacks and the baseline (run_memory.hpp).
 struct Planner {
   const Network& net;
   RunShape shape;
-  std::uint64_t baseline;
-  int threads;
+  RuntimeCosts costs;
 
   MemoryPlan plan(std::int64_t micro, std::int64_t eval) const {
     RunShape s = shape;
     s.micro_batch = micro;
     s.eval_batch = eval;
-    MemoryPlan p;
-    p.add(plan_storage(net, s));
-    p.add("GEMM scratch (" + std::to_string(threads) + " threads)", kGemmScratchPerThread * static_cast<std::uint64_t>(threads));
-    p.add("runtime baseline", baseline);
-    return p;
+    return plan_run(net, s, costs);
   }
 };
 
@@ -51,38 +46,6 @@ std::string largest_items(const MemoryPlan& plan) {
   std::string s;
   for (const auto& item : plan.largest(3)) s += (s.empty() ? "" : ", ") + item.name + " " + format_bytes(item.bytes);
   return s;
-}
-
-// Real training steps and an evaluation pass at the candidate sizes, in a forked child under
-// a hard data limit. Returns the child's measured peak of resident anonymous memory.
-TrialResult trial(const Config& config, const RunShape& shape, const DataSets& data, const Budget& budget,
-                  int threads, const SystemProbe& probe) {
-  auto work = [&] {
-    Network net(config.model, shape.width);
-    Optimizer optimizer(config.optimizer);
-    RunState st = allocate_run(net, shape, &optimizer);
-    net.init_weights(config.training.seed);
-    const std::int64_t n = std::min(shape.micro_batch, data.train.size());
-    const StagingStorage& sg = st.staging;
-    float* targets = sg.targets.empty() ? nullptr : sg.targets.data();
-    std::int32_t* labels = sg.labels.empty() ? nullptr : sg.labels.data();
-    data.train.data->gather({data.train.rows.data(), static_cast<std::size_t>(n)}, data.transform, sg.x.data(), labels, targets);
-    for (int step = 0; step < 2; ++step) {
-      std::memset(st.grads.data(), 0, st.grads.size_bytes());
-      net.train_micro_batch(sg.x.data(), labels, targets, n, 1.0f / static_cast<float>(n), 1);
-      optimizer.step(st.params, st.grads, config.optimizer.lr);
-    }
-    const RowSet& eval_set = data.validation.present() ? data.validation : (data.test.present() ? data.test : data.train);
-    const std::int64_t m = std::min(shape.eval_batch, eval_set.size());
-    const Staging& es = st.eval_staging;
-    std::copy_n(eval_set.rows.begin(), m, es.rows.begin());
-    eval_set.data->gather({es.rows.data(), static_cast<std::size_t>(m)}, data.transform, es.x.data(),
-                          es.labels.empty() ? nullptr : es.labels.data(), es.targets.empty() ? nullptr : es.targets.data());
-    net.evaluate(es.x.data(), es.labels.empty() ? nullptr : es.labels.data(),
-                 es.targets.empty() ? nullptr : es.targets.data(), m, nullptr);
-  };
-  const std::uint64_t limit = data_limit_for(budget.raw_bytes, process_memory(probe), threads, default_thread_stack_bytes());
-  return run_trial(limit, kTrialTimeout, work);
 }
 
 }  // namespace
@@ -93,13 +56,17 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   const Budget budget = local_share(resolve_budget(config.memory.ram, config.memory.headroom, probe, config.memory.ram_label),
                                     config.memory.headroom);
   const int threads = std::max(1, set_compute_threads(static_cast<int>(config.training.threads)));
-  const Planner planner{net, shape, process_memory(probe).rss_anon, threads};
+  const std::int64_t file_rows = data != nullptr && data->train.present() ? data->train.data->size() : 0;
+  const Planner planner{net, shape, current_runtime_costs(threads, file_rows, budget.source.rfind("rlimit", 0) == 0)};
   const TrainingConfig& t = config.training;
   const std::int64_t n = std::max<std::int64_t>(n_train, 1);
   const std::int64_t eval_cap = std::clamp<std::int64_t>(largest_eval_set, 1, kMaxEvalBatch);
 
   BatchSearch s;
   s.budget_bytes = budget.enforced ? budget.bytes : 0;
+  // What the plan may fill: the budget, less the page-cache room under a cgroup.
+  Budget plannable = budget;
+  if (budget.source == "cgroup" && plannable.bytes > 2 * kCgroupPageCacheRoom) plannable.bytes -= kCgroupPageCacheRoom;
   s.budget_source = budget.source;
   if (budget.enforced) {
     std::string seen;
@@ -107,6 +74,8 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
     log::info("memory budget " + format_bytes(budget.bytes) + " from " + budget.source + " after " +
                   std::to_string(static_cast<int>(config.memory.headroom * 100 + 0.5)) + "% headroom (sources: " + seen + ")",
               {{"event", "budget"}, {"budget_bytes", budget.bytes}, {"budget_source", budget.source}});
+    if (plannable.bytes < budget.bytes)
+      log::info("keeping " + format_bytes(budget.bytes - plannable.bytes) + " of the cgroup free for the page cache of the mapped data");
   }
 
   // The micro-batch range the search may pick from.
@@ -119,23 +88,27 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   std::int64_t micro = hi;
   if (budget.enforced) {
     const MemoryPlan at_one = planner.plan(1, 1);
-    if (at_one.total() > budget.bytes) {
-      const auto needed = static_cast<std::uint64_t>(static_cast<double>(at_one.total()) / (1.0 - config.memory.headroom)) + 1;
+    if (at_one.total() > plannable.bytes) {
+      // Rounded up to whole MiB, so the figure printed is itself a --ram value that works.
+      const std::uint64_t room = budget.bytes - plannable.bytes;  // the cgroup's page-cache room
+      const auto needed =
+          static_cast<std::uint64_t>(static_cast<double>(at_one.total() + room) / (1.0 - config.memory.headroom)) + 1;
+      const std::uint64_t needed_mib = (needed + (1u << 20) - 1) >> 20;
       throw Error::budget(config.memory.ram_label == "--ram" && config.memory.ram.kind == SizeSpec::Kind::bytes ? "--ram" : "memory budget",
                           "a batch of 1 needs " + format_bytes(at_one.total()) + " but the budget (" + budget.source +
-                              ") is " + format_bytes(budget.bytes) + "; largest items: " + largest_items(at_one),
-                          "a budget of at least " + format_bytes(needed));
+                              ") is " + format_bytes(plannable.bytes) + "; largest items: " + largest_items(at_one),
+                          "a budget of at least " + std::to_string(needed_mib) + "M (--ram " + std::to_string(needed_mib) + "M)");
     }
-    if (forced && bytes_at(hi) > budget.bytes) {
+    if (forced && bytes_at(hi) > plannable.bytes) {
       const MemoryPlan p = planner.plan(hi, std::min(hi, eval_cap));
       throw Error::budget("/training/micro_batch",
                           "a micro-batch of " + std::to_string(hi) + " needs " + format_bytes(p.total()) +
-                              " but the budget (" + budget.source + ") is " + format_bytes(budget.bytes) +
+                              " but the budget (" + budget.source + ") is " + format_bytes(plannable.bytes) +
                               "; largest items: " + largest_items(p),
-                          "at most " + std::to_string(largest_fitting(1, hi, bytes_at, budget.bytes)) +
+                          "at most " + std::to_string(largest_fitting(1, hi, bytes_at, plannable.bytes)) +
                               " (or auto), or --ram none to lift the check");
     }
-    micro = largest_fitting(1, hi, bytes_at, budget.bytes);
+    micro = largest_fitting(1, hi, bytes_at, plannable.bytes);
   }
 
   // Evaluation gets its own, larger batch from what the training plan leaves.
@@ -143,7 +116,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
     const std::int64_t base = std::min(m, eval_cap);
     if (!budget.enforced) return eval_cap;
     auto eval_bytes = [&](std::int64_t e) { return planner.plan(m, e).total(); };
-    return std::max(base, largest_fitting(base, eval_cap, eval_bytes, budget.bytes));
+    return std::max(base, largest_fitting(base, eval_cap, eval_bytes, plannable.bytes));
   };
 
   std::int64_t eval = eval_for(micro);
@@ -153,7 +126,9 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
     trial_shape.micro_batch = micro;
     trial_shape.eval_batch = eval;
     const std::uint64_t predicted = planner.plan(micro, eval).total();
-    TrialResult r = trial(config, trial_shape, *data, budget, threads, probe);
+    // RLIMIT_DATA counts reserved stacks too: the workers' and the prefetcher's.
+    const std::uint64_t limit = data_limit_for(budget.raw_bytes, process_memory(probe), threads, default_thread_stack_bytes());
+    TrialResult r = training_trial(config, trial_shape, *data, limit, kTrialTimeout);
     const bool fits = r.fits && r.peak_anon <= budget.raw_bytes;
     s.trials.push_back({micro, predicted, r.peak_anon, fits, fits ? "" : (r.reason.empty() ? "peak above the budget" : r.reason)});
     log::info("trial at micro-batch " + std::to_string(micro) + " (eval " + std::to_string(eval) + "): predicted " +
@@ -163,7 +138,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
       break;
     }
     if (micro == 1 || attempt + 1 >= kMaxTrials) {
-      throw Error::budget("memory budget", "no micro-batch passed a trial under the budget of " + format_bytes(budget.bytes) +
+      throw Error::budget("memory budget", "no micro-batch passed a trial under the budget of " + format_bytes(plannable.bytes) +
                                                " (" + budget.source + "); last: " + s.trials.back().note,
                           "a larger --ram, or memory.verify false to skip trials");
     }

@@ -174,11 +174,12 @@ void write_all(int fd, const char* data, std::size_t size) {
   if (read_small("/proc/self/status", status, sizeof status)) {
     hwm = status_field(status, "VmHWM");
     vm_data = status_field(status, "VmData");
-    // The sampler misses what work() frees in its last millisecond (its buffers die as it
-    // returns); the high-water mark less the file pages still resident covers that.
+    // Without the sampler thread, the high-water mark less the file pages still resident
+    // stands in for the peak. Not otherwise: file pages released (madvise) before the end
+    // count in VmHWM but not in RssFile, which overstated the peak by the data read.
     const std::uint64_t file = status_field(status, "RssFile") + status_field(status, "RssShmem");
-    const std::uint64_t anon =
-        std::max(status_field(status, "RssAnon"), hwm > file ? hwm - file : 0);
+    const std::uint64_t anon = std::max(status_field(status, "RssAnon"),
+                                        !sampling && hwm > file ? hwm - file : 0);
     if (anon > sampler.peak_anon.load()) sampler.peak_anon.store(anon);
   }
   char record[700];

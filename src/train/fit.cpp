@@ -23,6 +23,7 @@
 #include "trainer/memory_search.hpp"
 #include "trainer/prefetcher.hpp"
 #include "trainer/report.hpp"
+#include "trainer/run_memory.hpp"
 #include "trainer/run_state.hpp"
 #include "trainer/weights_io.hpp"
 
@@ -165,6 +166,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
   }
 
   RunState st = allocate_run(net, shape, &optimizer);
+  RunWatch watch(search.predicted_peak, config.memory.headroom);  // resident memory against the plan
   if (resume) {
     if (resume->params.size() != st.params.size() || resume->optimizer_state.size() != st.opt_state.size() ||
         resume->input_width != data.width) {
@@ -266,6 +268,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
       comm.allreduce_sum(st.grads);
       optimizer.step(st.params, st.grads, lr);
       ++step;
+      watch.sample(step);
       micro_index = 0;
       step_loss = 0;
       std::memset(st.grads.data(), 0, st.grads.size_bytes());
@@ -287,6 +290,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     progress.done();
     sum_epoch_stats(comm, loss_sum, correct);
     check_in_sync(comm, st.params, epoch + 1);
+    watch.sample(step, true);
     const double train_seconds = seconds_before + seconds_since(t0);
     EpochMetrics m;
     m.epoch = epoch + 1;
@@ -334,6 +338,8 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     if (stop) break;
   }
   summary.optimizer_steps = optimizer.steps();
+  summary.budget_bytes = search.budget_bytes;
+  summary.budget_source = search.budget_source;
 
   if (data.test.present()) {
     EvalResult t = evaluate_sharded(comm, net, data.test, data.transform, st.eval_staging, batches.eval);
@@ -349,6 +355,8 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     log::info(buf, {{"event", "test"}, {"test_loss", t.loss},
                     {"test_accuracy", has_accuracy ? nlohmann::json(t.accuracy) : nlohmann::json(nullptr)}});
   }
+  watch.sample(0, true);
+  summary.measured_peak_bytes = watch.peak();
   if (!options.report_path.empty() && comm.rank() == 0) {
     ReportInput report;
     report.epochs = summary.epochs;

@@ -1,0 +1,35 @@
+// The stack bytes the network's GEMMs touch, per compute thread, for a given batch: the
+// "GEMM scratch" line of a memory plan.
+//
+// Eigen's sequential GEMM packs a kc x mc block of the left operand and a kc x nc block of the
+// right one into arrays on the stack of the thread running the product (computeProductBlockingSizes
+// picks kc, mc, nc from the cache sizes); the model cuts products into output tiles of at most
+// 256 x 256 (src/model/dense_kernels.cpp). Touched stack pages stay resident for the thread's
+// life, so each thread holds the largest packing of any product it ran. Products Eigen does not
+// pack are free: a single row or column (GEMV) and tiny ones (rows + cols + depth < 20, computed
+// coefficient-wise). Products of fewer than 2^17 multiply-adds run on the calling thread only.
+// Measured against RssAnon: docs/memory.md.
+#pragma once
+
+#include <cstdint>
+
+#include "trainer/model.hpp"
+
+namespace trainer {
+
+// Packing bytes of one tile product [m, n] with depth k (0 when Eigen does not pack it).
+std::uint64_t gemm_packing_bytes(std::int64_t m, std::int64_t n, std::int64_t k);
+
+struct GemmStacks {
+  std::uint64_t caller = 0;  // the thread that calls train_micro_batch / evaluate
+  std::uint64_t worker = 0;  // each OpenMP worker (products split over the threads)
+  std::uint64_t total(int threads) const {
+    return caller + static_cast<std::uint64_t>(threads > 1 ? threads - 1 : 0) * worker;
+  }
+};
+
+// Over a training step at micro-batch `micro` (forward, weight and input gradients) and a
+// forward-only pass at `eval` rows, with `threads` compute threads.
+GemmStacks gemm_stacks(const Network& net, std::int64_t micro, std::int64_t eval, int threads);
+
+}  // namespace trainer

@@ -1,0 +1,99 @@
+// The plan of a run against the resident memory of real training steps: for models from
+// tiny to 784-2048-2048-10 and micro-batches from 1 to 4096, a forked child runs the trial
+// (the run's storage, the prefetcher, two optimizer steps, an evaluation pass) and its
+// measured peak of resident anonymous memory must be within 10% of the planned total.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/temp_dir.hpp"
+#include "trainer/config.hpp"
+#include "trainer/data_sets.hpp"
+#include "trainer/model.hpp"
+#include "trainer/npy_writer.hpp"
+#include "trainer/optimizer.hpp"
+#include "trainer/run_memory.hpp"
+
+using namespace trainer;
+
+namespace {
+
+// x float32 [rows, width] uniform in [0, 1); y uint8 class ids below `classes`.
+void write_data(const trainer::test::TempDir& dir, std::int64_t rows, std::int64_t width, int classes) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  std::vector<float> x(static_cast<std::size_t>(rows * width));
+  for (auto& v : x) v = u(rng);
+  std::vector<std::uint8_t> y(static_cast<std::size_t>(rows));
+  for (auto& v : y) v = static_cast<std::uint8_t>(rng() % static_cast<unsigned>(classes));
+  const std::vector<std::int64_t> xs{rows, width}, ys{rows};
+  write_npy(dir.file("x.npy"), DType::f4, xs, x.data());
+  write_npy(dir.file("y.npy"), DType::u1, ys, y.data());
+}
+
+std::string config_text(const std::vector<int>& hidden, int classes) {
+  std::ostringstream layers;
+  for (int units : hidden) layers << R"({"type": "dense", "units": )" << units << R"(, "activation": "relu"}, )";
+  layers << R"({"type": "dense", "units": )" << classes << "}";
+  return R"({"data": {"train": {"x": "x.npy", "y": "y.npy"}},
+             "model": {"layers": [)" + layers.str() + R"(], "loss": "cross_entropy"},
+             "optimizer": {"type": "adam", "lr": 0.001},
+             "training": {"epochs": 1, "batch_size": "auto", "threads": 0},
+             "memory": {"ram": "none"}})";
+}
+
+struct Case {
+  std::int64_t width;
+  std::vector<int> hidden;
+  int classes;
+  std::vector<std::int64_t> batches;
+};
+
+}  // namespace
+
+TEST_CASE("the plan predicts the measured peak of real training steps within 10%", "[memory][plan-accuracy]") {
+  const std::vector<Case> cases = {
+      {8, {4}, 2, {1, 64, 4096}},
+      {64, {128}, 10, {1, 256, 4096}},
+      {784, {512, 256}, 10, {16, 1024, 4096}},
+      {784, {2048, 2048}, 10, {1, 256}},
+  };
+  const int threads = set_compute_threads(0);
+  for (const auto& c : cases) {
+    trainer::test::TempDir dir;
+    const std::int64_t rows = 2 * c.batches.back();  // both prefetch slots get filled
+    write_data(dir, rows, c.width, c.classes);
+    const Config config = load_config_text(config_text(c.hidden, c.classes), dir.file("run.json"), dir.path().string());
+    const DataSets data = open_data(config, DataUse::train);
+    const Network net(config.model, data.width);
+    const Optimizer optimizer(config.optimizer);
+    for (const std::int64_t b : c.batches) {
+      RunShape shape;
+      shape.micro_batch = b;
+      shape.eval_batch = b;
+      shape.width = data.width;
+      shape.target_kind = TargetKind::class_ids;
+      shape.train_rows = data.train.size();
+      shape.optimizer_state_per_param = optimizer.state_per_param();
+      const RuntimeCosts costs = current_runtime_costs(threads, data.train.data->size());
+      const MemoryPlan plan = plan_run(net, shape, costs);
+      const TrialResult r = training_trial(config, shape, data, std::uint64_t{1} << 40, std::chrono::seconds(60));
+      const double predicted = static_cast<double>(plan.total());
+      const double measured = static_cast<double>(r.peak_anon);
+      std::ostringstream items;
+      for (const auto& item : plan.items()) items << "  " << item.name << " " << item.bytes << "\n";
+      INFO("model " << c.width << "-" << c.hidden.front() << (c.hidden.size() > 1 ? "-..." : "") << "-" << c.classes
+                    << ", batch " << b << ", " << threads << " threads: predicted " << plan.total() << ", measured "
+                    << r.peak_anon << " (" << (measured - predicted) / predicted * 100 << "%), baseline "
+                    << costs.baseline << "\n"
+                    << items.str() << r.reason);
+      REQUIRE(r.fits);
+      CHECK(measured <= predicted * 1.10);
+      CHECK(measured >= predicted * 0.90);
+    }
+  }
+}
