@@ -87,6 +87,7 @@ def main():
     dims = {}     # shape -> "m x n x k" with the transposed operand marked
     alloc = {}    # (config, shape) -> steady allocs per call, bytes, first-call mmap bytes
     infos = {}
+    loads = []
     raw = open(a.raw, "a") if a.raw else None
     for rnd in range(a.rounds):
         # Rotate the order each round so no configuration always runs first (or last).
@@ -94,7 +95,10 @@ def main():
         for name, threads in order:
             cfg = f"{name}:{threads}"
             print(f"gemm_compare: round {rnd + 1}/{a.rounds} {cfg}", file=sys.stderr, flush=True)
+            with open("/proc/loadavg") as f:
+                load = f.read().split()[0]  # other users of this shared machine
             info, rows = run_one(a, name, threads)
+            info["loadavg_1min_before"] = float(load)
             infos[cfg] = info
             for r in rows:
                 k = shape_key(r)
@@ -111,6 +115,7 @@ def main():
                     raw.write(json.dumps({"round": rnd + 1, **r}) + "\n")
             if raw:
                 raw.write(json.dumps({"round": rnd + 1, **info}) + "\n")
+            loads.append(info["loadavg_1min_before"])
     if raw:
         raw.close()
 
@@ -183,6 +188,7 @@ def main():
             peak[c] = max(sq)
     peak_2t = max((v for c, v in peak.items() if c.endswith(":2")), default=None)
     peak_1t = max((v for c, v in peak.items() if c.endswith(":1")), default=None)
+    print(f"\n1-min load average before each run: {loads}")
     print(f"\nSquare-GEMM peak (best median): 2 threads {peak_2t}, 1 thread {peak_1t} GFLOP/s")
     if peak_2t:
         print(f"GEMM bound at that peak: {peak_2t * 1e9 / FLOP_PER_SAMPLE / 1e3:.1f}k samples/s "
@@ -190,7 +196,7 @@ def main():
 
     if a.json:
         summary = {
-            "rounds": a.rounds, "samples": a.samples, "infos": infos,
+            "rounds": a.rounds, "samples": a.samples, "infos": infos, "loadavg_1min": loads,
             "peak_gflops_2t": peak_2t, "peak_gflops_1t": peak_1t, "peak_by_config": peak,
             "flop_per_sample": FLOP_PER_SAMPLE,
             "median_gflops": [{"config": c, "shape": shape_label(k), "gflops": med[(c, k)],

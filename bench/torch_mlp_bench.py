@@ -166,9 +166,12 @@ def harness(a):
         for setting, mode, batch in order:
             print(f"torch_mlp_bench: repeat {r + 1}/{a.repeats} {setting} {mode} B={batch}",
                   file=sys.stderr, flush=True)
+            with open("/proc/loadavg") as f:
+                load = float(f.read().split()[0])  # other users of this shared machine
             lines = run_worker(a, setting, mode, batch)
             for line in lines:
                 line["repeat"] = r + 1
+                line["loadavg_1min_before"] = load
                 print(json.dumps(line), flush=True)
             results.setdefault((setting, mode, batch), []).append(lines[-1])
 
