@@ -51,6 +51,10 @@ def fmt(v, spec=".0f", none="n/a"):
     return none if v is None else format(v, spec)
 
 
+def mib(v):
+    return "n/a" if v is None else f"{v:.0f} MiB"
+
+
 def ratio(a, b):
     return f"{a / b:.2f}x" if a and b else "n/a"
 
@@ -81,9 +85,9 @@ def speed_table(out):
         share = (t_rate * FLOP_PER_SAMPLE / (peak * 1e9)) if (t_rate and peak) else None
         print(f"| {b} | {fmt(t_rate)} | {fmt(bm and bm['samples_per_sec'])} ({bm['setting'] if bm else '-'}) | "
               f"{ratio(t_rate, bm and bm['samples_per_sec'])} | {fmt(om and om['samples_per_sec'])} | "
-              f"{ratio(t_rate, om and om['samples_per_sec'])} | {fmt(t_rss, '.0f')} MiB | "
-              f"{fmt(torch_rss_mem)} / {fmt(torch_rss_mmap)} MiB | "
-              f"{ratio(t_rss, torch_rss_mmap)} | {fmt(share and share * 100, '.0f')}% |")
+              f"{ratio(t_rate, om and om['samples_per_sec'])} | {mib(t_rss)} | "
+              f"{mib(torch_rss_mem)} / {mib(torch_rss_mmap)} | "
+              f"{ratio(t_rss, torch_rss_mmap)} | {fmt(share and share * 100, '.0f')}{'%' if share else ''} |")
     print("\nratio = trainer / PyTorch (targets: >= 2x / 1.3x / 1.1x vs best at B=32/256/2048, >= 4x vs "
           "out of the box); RSS ratio target <= 0.20x")
 

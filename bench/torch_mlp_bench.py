@@ -121,8 +121,9 @@ def worker(a):
             perm = torch.from_numpy(perm)
         loss_sum = torch.zeros((), dtype=torch.float64)
         t0 = time.perf_counter()
-        for i in range(0, n, a.batch):
-            idx = perm[i:i + a.batch]
+        n_epoch = min(n, a.max_samples) if a.max_samples > 0 else n
+        for i in range(0, n_epoch, a.batch):
+            idx = perm[i:min(i + a.batch, n_epoch)]
             xb, yb = batch(idx)
             loss = step(model, opt, xb, yb)
             loss_sum += loss.detach() * yb.shape[0]
@@ -130,8 +131,9 @@ def worker(a):
         test_loss, test_acc = evaluate(model)
         print(json.dumps({
             "setting": a.setting, "mode": a.mode, "batch": a.batch, "epoch": epoch,
-            "threads": a.threads, "samples_per_sec": round(n / seconds, 1),
-            "epoch_seconds": round(seconds, 3), "train_loss": round(loss_sum.item() / n, 5),
+            "threads": a.threads, "samples": n_epoch,
+            "samples_per_sec": round(n_epoch / seconds, 1),
+            "epoch_seconds": round(seconds, 3), "train_loss": round(loss_sum.item() / n_epoch, 5),
             "test_loss": round(test_loss, 5), "test_accuracy": round(test_acc, 5),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
             "torch": torch.__version__, "torch_num_threads": torch.get_num_threads(),
@@ -146,7 +148,7 @@ def run_worker(a, setting, mode, batch):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--data", a.data,
            "--setting", setting, "--mode", mode, "--batch", str(batch),
            "--threads", str(cfg["threads"]), "--epochs", str(a.epochs), "--seed", str(a.seed),
-           "--warmup-steps", str(a.warmup_steps)]
+           "--warmup-steps", str(a.warmup_steps), "--max-samples", str(a.max_samples)]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if res.returncode != 0:
         raise SystemExit(f"torch_mlp_bench: worker {setting}/{mode}/B={batch} failed:\n{res.stderr}")
@@ -202,6 +204,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--warmup-steps", type=int, default=20)
+    ap.add_argument("--max-samples", type=int, default=0,
+                    help="time only the first N samples of the epoch (0 = the whole epoch); for "
+                         "quick looks on a busy machine, the test accuracy is then not comparable")
     # Worker-only arguments (set by the harness).
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--setting", help=argparse.SUPPRESS)
