@@ -8,7 +8,7 @@
 // OpenMP builds (Debian installs both side by side) are measured by the same binary, and the
 // target builds even where OpenBLAS is not installed.
 //
-// Usage: gemm_bench --backend eigen|openblas [--openblas-lib PATH] [--threads N]
+// Usage: gemm_bench --backend eigen|eigen-split|openblas [--openblas-lib PATH] [--threads N]
 //                   [--batches 32,256,2048] [--squares 1024,2048,4096] [--samples 5]
 //                   [--min-sample-ms 20] [--no-check]
 // Output: JSON lines on stdout (one "info" line, then one line per shape).
@@ -16,6 +16,7 @@
 #include <Eigen/Core>
 
 #include <dlfcn.h>
+#include <omp.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -193,6 +194,33 @@ void eigen_gemm(const Shape& s, const float* a, const float* b, float* c) {
   }
 }
 
+// The trainer-level alternative to Eigen's own OpenMP split: one parallel region, each thread runs
+// a single-threaded Eigen GEMM on its block of C's rows (op(A)'s rows; for dW those are columns of
+// the stored dZ, hence the strided map). No barrier inside the GEMM, and with a raised
+// EIGEN_STACK_ALLOCATION_LIMIT no heap allocation either.
+using StridedCMap = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
+
+void eigen_split_gemm(const Shape& s, const float* a, const float* b, float* c) {
+#pragma omp parallel
+  {
+    const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int m0 = static_cast<int>(static_cast<long>(s.m) * t / nt);
+    const int m1 = static_cast<int>(static_cast<long>(s.m) * (t + 1) / nt);
+    if (m1 > m0) {
+      MMap C(c + static_cast<long>(m0) * s.n, m1 - m0, s.n);
+      if (!s.trans_a) {
+        CMap A(a + static_cast<long>(m0) * s.k, m1 - m0, s.k);
+        if (s.trans_b) C.noalias() = A * CMap(b, s.n, s.k).transpose();
+        else C.noalias() = A * CMap(b, s.k, s.n);
+      } else {
+        StridedCMap At(a + m0, s.k, m1 - m0, Eigen::OuterStride<>(s.m));
+        if (s.trans_b) C.noalias() = At.transpose() * CMap(b, s.n, s.k).transpose();
+        else C.noalias() = At.transpose() * CMap(b, s.k, s.n);
+      }
+    }
+  }
+}
+
 // The few OpenBLAS entry points used, resolved from the dlopen'ed library. The enum values are
 // the CBLAS standard's (cblas.h): RowMajor=101, NoTrans=111, Trans=112.
 struct OpenBlas {
@@ -277,8 +305,8 @@ Options parse(int argc, char** argv) {
     else if (arg == "--no-check") o.check = false;
     else throw std::runtime_error("unknown argument " + arg + " (see the header of gemm_bench.cpp)");
   }
-  if (o.backend != "eigen" && o.backend != "openblas")
-    throw std::runtime_error("--backend must be eigen or openblas, not " + o.backend);
+  if (o.backend != "eigen" && o.backend != "eigen-split" && o.backend != "openblas")
+    throw std::runtime_error("--backend must be eigen, eigen-split or openblas, not " + o.backend);
   if (o.threads < 1 || o.samples < 1) throw std::runtime_error("--threads and --samples must be >= 1");
   return o;
 }
@@ -321,8 +349,8 @@ void measure(const Options& o, const Shape& s, Gemm&& gemm, std::mt19937& rng) {
   const AllocCount steady = stop_counting();
 
   double max_rel_err = -1.0;
-  if (o.check && o.backend == "openblas" && s.flop() <= 2.0 * 1024.0 * 1024.0 * 1024.0) {
-    // Same product through Eigen on one thread (no OpenMP region, so no second pool starts).
+  if (o.check && o.backend != "eigen" && s.flop() <= 2.0 * 1024.0 * 1024.0 * 1024.0) {
+    // Same product through plain Eigen on one thread (no OpenMP region, so no second pool).
     Eigen::setNbThreads(1);
     Buffer ref(sm * sn, rng);
     eigen_gemm(s, a.data, b.data, ref.data);
@@ -385,16 +413,21 @@ int run(const Options& o) {
   for (int n : o.squares) shapes.push_back({"square", 0, 0, false, false, n, n, n});
 
   const ProcMem start = proc_mem();
-  if (o.backend == "eigen") {
-    Eigen::setNbThreads(o.threads);
+  if (o.backend == "eigen" || o.backend == "eigen-split") {
+    const bool split = o.backend == "eigen-split";
+    // eigen-split: the GEMMs themselves run on one thread, the parallel region is ours.
+    Eigen::setNbThreads(split ? 1 : o.threads);
+    omp_set_num_threads(o.threads);
     std::printf(
-        "{\"info\":true,\"backend\":\"eigen\",\"eigen_version\":\"%d.%d.%d\",\"simd\":\"%s\","
-        "\"threads\":%d,\"eigen_nb_threads\":%d,\"rss_kib\":%ld,\"vm_kib\":%ld}\n",
-        EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION,
-        Eigen::SimdInstructionSetsInUse(), o.threads, Eigen::nbThreads(), start.rss_kib,
+        "{\"info\":true,\"backend\":\"%s\",\"eigen_version\":\"%d.%d.%d\",\"simd\":\"%s\","
+        "\"threads\":%d,\"eigen_nb_threads\":%d,\"stack_allocation_limit\":%ld,\"rss_kib\":%ld,"
+        "\"vm_kib\":%ld}\n",
+        o.backend.c_str(), EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION,
+        Eigen::SimdInstructionSetsInUse(), o.threads, Eigen::nbThreads(),
+        static_cast<long>(EIGEN_STACK_ALLOCATION_LIMIT), start.rss_kib,
         start.vm_kib);
     std::fflush(stdout);
-    for (const Shape& s : shapes) measure(o, s, eigen_gemm, rng);
+    for (const Shape& s : shapes) measure(o, s, split ? eigen_split_gemm : eigen_gemm, rng);
     return 0;
   }
 

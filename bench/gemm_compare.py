@@ -6,7 +6,7 @@ rounds interleave the configurations, so slow phases of this shared machine hit 
 ratios are taken between medians of the same run.
 
 Usage: bench/gemm_compare.py --gemm-bench BUILD/bench/gemm_bench [--rounds 3] [--samples 5]
-           [--configs eigen:1,eigen:2,openblas-pthread:1,...] [--batches 32,256,2048]
+           [--configs eigen:1,eigen:2,eigen-split:2,openblas-pthread:1,...] [--batches 32,256,2048]
            [--squares 1024,2048,4096] [--json OUT.json] [--raw OUT.jsonl]
 Prints a Markdown table of median GFLOP/s per shape, ratios, the per-batch GEMM-only bound of a
 training step, and the allocation behaviour; --json writes the summary (bench.sh reads
@@ -43,7 +43,7 @@ def available_configs(requested):
     out = []
     for item in requested:
         name, threads = item.split(":")
-        if name != "eigen" and not os.path.exists(OPENBLAS_LIBS[name]):
+        if not name.startswith("eigen") and not os.path.exists(OPENBLAS_LIBS[name]):
             print(f"gemm_compare: skipping {name}: {OPENBLAS_LIBS[name]} not installed "
                   f"(apt-get install lib{name.replace('-', '0-')})", file=sys.stderr)
             continue
@@ -54,8 +54,8 @@ def available_configs(requested):
 def run_one(a, name, threads):
     cmd = [a.gemm_bench, "--threads", str(threads), "--samples", str(a.samples),
            "--batches", a.batches, "--squares", a.squares]
-    if name == "eigen":
-        cmd += ["--backend", "eigen"]
+    if name.startswith("eigen"):
+        cmd += ["--backend", name]  # eigen or eigen-split
     else:
         cmd += ["--backend", "openblas", "--openblas-lib", OPENBLAS_LIBS[name]]
     env = dict(os.environ)
