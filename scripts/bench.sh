@@ -125,7 +125,7 @@ done
 # --- PyTorch --------------------------------------------------------------------------------
 if [ "$skip_torch" -eq 0 ]; then
   echo "bench.sh: PyTorch, 4 thread settings x in-memory/mmap x batches $batches" >&2
-  "$py" "$root/bench/torch_mlp_bench.py" --data "$data" --batches "$(echo $batches | tr ' ' ,)" \
+  "$py" "$root/bench/torch_mlp_bench.py" --data "$data" --batches "$(echo "$batches" | tr -s ' ' ,)" \
     --repeats "$repeats" > "$out/torch.jsonl"
 fi
 
