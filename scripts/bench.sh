@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# trainer against PyTorch on Fashion-MNIST (issue 6), measured side by side in one run.
+#
+# Usage: scripts/bench.sh [--accuracy] [--batches "32 256 2048"] [--repeats N] [--gemm-rounds N]
+#                         [--skip-gemm] [--skip-torch] [--out DIR]
+#   default     SGEMM peak (bench/gemm_compare.py), then for each batch size one epoch of
+#               `trainer fit` (samples/s from --metrics, peak RSS from /usr/bin/time -v), then the
+#               PyTorch settings (bench/torch_mlp_bench.py picks the best per batch), then the table.
+#   --accuracy  10 epochs of configs/fashion-mnist-mlp.json at B=256 and the PyTorch equivalent;
+#               prints both test accuracies.
+# Installs what is missing (python3-torch, libopenblas-dev + both OpenBLAS builds, time), gets
+# Fashion-MNIST (scripts/get-fashion-mnist.sh), builds into build-bench/ (Release, -march=native).
+# Results and raw logs go to build-bench/bench-results/ (or --out).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="$root/build-bench"
+out="$build/bench-results"
+batches="32 256 2048"
+repeats=1
+gemm_rounds=3
+mode=speed
+skip_gemm=0
+skip_torch=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --accuracy) mode=accuracy ;;
+    --batches) batches="$2"; shift ;;
+    --repeats) repeats="$2"; shift ;;
+    --gemm-rounds) gemm_rounds="$2"; shift ;;
+    --skip-gemm) skip_gemm=1 ;;
+    --skip-torch) skip_torch=1 ;;
+    --out) out="$2"; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+mkdir -p "$out"
+# Debian's interpreter: python3-torch lives in its dist-packages, not in a pyenv/venv python3.
+py=/usr/bin/python3
+
+# --- packages -------------------------------------------------------------------------------
+packages=(g++ cmake libeigen3-dev libcli11-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev python3
+          python3-numpy python3-torch libopenblas-dev libopenblas0-pthread libopenblas0-openmp time)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "bench.sh: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- build ----------------------------------------------------------------------------------
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTRAINER_NATIVE=ON -DTRAINER_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" --target gemm_bench -j2 >/dev/null
+# The trainer is built on its own so that a trainer that does not build yet still leaves the
+# PyTorch and GEMM columns (its own column then reads n/a). TRAINER=path overrides.
+trainer="${TRAINER:-$build/trainer}"
+if [ -z "${TRAINER:-}" ] && ! cmake --build "$build" --target trainer -j2 > "$out/trainer-build.log" 2>&1; then
+  echo "bench.sh: trainer did not build (see $out/trainer-build.log); its column will read n/a" >&2
+fi
+have_trainer=0
+[ -x "$trainer" ] && have_trainer=1
+
+# --- data -----------------------------------------------------------------------------------
+data="$root/data/fashion-mnist"
+if [ ! -f "$data/test_y.npy" ]; then
+  if [ "$have_trainer" -eq 0 ]; then
+    echo "bench.sh: $data is missing and there is no trainer to import it with" \
+         "(scripts/get-fashion-mnist.sh needs one); build trainer or set TRAINER" >&2
+    exit 1
+  fi
+  TRAINER="$trainer" "$root/scripts/get-fashion-mnist.sh"
+fi
+config="$root/configs/fashion-mnist-mlp.json"
+
+{ date -u +"date: %Y-%m-%dT%H:%M:%SZ"; lscpu | head -20; uptime; } > "$out/machine.txt"
+
+# Runs one `trainer fit`; its RSS comes from /usr/bin/time -v (the whole process, like ru_maxrss).
+run_trainer() {  # run_trainer NAME EPOCHS BATCH [extra args...]
+  local name=$1 epochs=$2 batch=$3
+  shift 3
+  rm -f "$out/$name.jsonl" "$out/$name.time"
+  [ "$have_trainer" -eq 1 ] || return 0
+  if ! /usr/bin/time -v -o "$out/$name.time" "$trainer" fit --config "$config" --epochs "$epochs" \
+      --batch-size "$batch" --threads 2 --metrics "$out/$name.jsonl" "$@" \
+      > "$out/$name.json" 2> "$out/$name.log"; then
+    echo "bench.sh: trainer fit (B=$batch) failed; see $out/$name.log" >&2
+    tail -n 3 "$out/$name.log" >&2 || true
+  fi
+}
+
+if [ "$mode" = accuracy ]; then
+  echo "bench.sh: 10 epochs at B=256, trainer" >&2
+  run_trainer accuracy-trainer 10 256 --json
+  if [ "$skip_torch" -eq 0 ]; then
+    echo "bench.sh: 10 epochs at B=256, PyTorch (2 threads, OMP_WAIT_POLICY=PASSIVE, in memory)" >&2
+    "$py" "$root/bench/torch_mlp_bench.py" --data "$data" --epochs 10 --batches 256 \
+      --settings passive --modes memory > "$out/accuracy-torch.jsonl"
+  fi
+  "$py" "$root/bench/bench_table.py" "$out" --accuracy | tee "$out/accuracy.md"
+  exit 0
+fi
+
+# --- SGEMM peak -----------------------------------------------------------------------------
+if [ "$skip_gemm" -eq 0 ]; then
+  echo "bench.sh: SGEMM (Eigen / OpenBLAS, 1 and 2 threads), $gemm_rounds rounds" >&2
+  "$py" "$root/bench/gemm_compare.py" --gemm-bench "$build/bench/gemm_bench" --rounds "$gemm_rounds" \
+    --json "$out/gemm.json" --raw "$out/gemm-raw.jsonl" > "$out/gemm.md"
+fi
+
+# --- trainer --------------------------------------------------------------------------------
+for r in $(seq 1 "$repeats"); do
+  for b in $batches; do
+    echo "bench.sh: trainer B=$b (repeat $r/$repeats)" >&2
+    run_trainer "trainer-B$b-r$r" 1 "$b"
+  done
+done
+
+# --- PyTorch --------------------------------------------------------------------------------
+if [ "$skip_torch" -eq 0 ]; then
+  echo "bench.sh: PyTorch, 4 thread settings x in-memory/mmap x batches $batches" >&2
+  "$py" "$root/bench/torch_mlp_bench.py" --data "$data" --batches "$(echo "$batches" | tr -s ' ' ,)" \
+    --repeats "$repeats" > "$out/torch.jsonl"
+fi
+
+"$py" "$root/bench/bench_table.py" "$out" | tee "$out/table.md"
