@@ -22,7 +22,7 @@ std::string report(const std::string& args) { return kBin + " report " + args; }
 
 }  // namespace
 
-TEST_CASE("trainer report writes the HTML report and says so; --json reports the output", "[report]") {
+TEST_CASE("trainer report writes the HTML report and says so and --json reports the output", "[report]") {
   TempDir dir;
   const std::string out = dir.file("report.html");
   auto r = run_command(report(kMetrics + " --probe " + kProbe + " --output " + out));
@@ -52,7 +52,7 @@ TEST_CASE("trainer report picks SVG from the extension or --format", "[report]")
   CHECK_THAT(bad.out, Catch::Contains("--format"));
 }
 
-TEST_CASE("trainer report: bad metrics exit 3 naming file:line; empty metrics exit 3 no epochs", "[report]") {
+TEST_CASE("trainer report: bad metrics exit 3 naming file:line and empty metrics exit 3 no epochs", "[report]") {
   TempDir dir;
   const std::string bad = dir.file("bad.jsonl");
   const std::string first_line = read_text(kMetrics).substr(0, read_text(kMetrics).find('\n') + 1);

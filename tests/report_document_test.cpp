@@ -147,7 +147,7 @@ TEST_CASE("SVG figure: exactly one marker per epoch in each of the four loss/acc
   }
 }
 
-TEST_CASE("SVG figure: series without values are left out; a gap drops just that point", "[report]") {
+TEST_CASE("SVG figure: series without values are left out and a gap drops just that point", "[report]") {
   ReportInput regression;
   regression.epochs = make_run(5, false, false);
   const auto pts = points(trainer::render_svg(regression));
@@ -228,7 +228,7 @@ TEST_CASE("HTML report: hostile strings from untrusted inputs come out escaped",
   CHECK(count(html, "</svg>") == count(html, "<svg"));  // no element closed early
 }
 
-TEST_CASE("write_report writes the rendered document atomically; a missing folder is exit 1", "[report]") {
+TEST_CASE("write_report writes the rendered document atomically and a missing folder is exit 1", "[report]") {
   trainer::test::TempDir dir;
   ReportInput input;
   input.epochs = make_run(4, true, true);

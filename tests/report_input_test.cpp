@@ -117,7 +117,7 @@ TEST_CASE("metrics JSONL: a missing file is a data error naming it", "[report]")
   CHECK(trainer::read_metrics(dir.file("ok.jsonl")).size() == 1);
 }
 
-TEST_CASE("probe JSON: bad JSON names its line; missing or mistyped fields name their pointer", "[report]") {
+TEST_CASE("probe JSON: bad JSON names its line and missing or mistyped fields name their pointer", "[report]") {
   TempDir dir;
   const nlohmann::json good = {{"budget_bytes", 1000},
                                {"budget_source", "--ram"},
@@ -156,7 +156,7 @@ TEST_CASE("probe JSON: bad JSON names its line; missing or mistyped fields name 
   CHECK(fault_of(nlohmann::json::array()).exit_code() == 3);
 }
 
-TEST_CASE("report format names: html and svg; anything else is a usage error naming the flag", "[report]") {
+TEST_CASE("report format names: html and svg and anything else is a usage error naming the flag", "[report]") {
   CHECK(trainer::parse_report_format("html", "--format") == trainer::ReportFormat::html);
   CHECK(trainer::parse_report_format("svg", "--format") == trainer::ReportFormat::svg);
   try {
