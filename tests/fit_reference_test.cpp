@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "support/reference_runs.hpp"
 #include "support/temp_dir.hpp"
 #include "trainer/config.hpp"
 #include "trainer/fit.hpp"
@@ -123,39 +124,7 @@ void check_run(const std::string& case_name, const std::string& run_name, std::i
 #define REFERENCE_RUN(CASE, RUN) \
   TEST_CASE("fit reproduces PyTorch: " CASE "/" RUN, "[fit][reference]") { check_run(CASE, RUN, 0); }
 
-REFERENCE_RUN("relu_divisible", "sgd")
-REFERENCE_RUN("relu_divisible", "sgd_momentum")
-REFERENCE_RUN("relu_divisible", "adam")
-REFERENCE_RUN("relu_divisible", "adamw")
-REFERENCE_RUN("relu_partial_batch", "sgd")
-REFERENCE_RUN("relu_partial_batch", "sgd_momentum")
-REFERENCE_RUN("relu_partial_batch", "sgd_nesterov")
-REFERENCE_RUN("relu_partial_batch", "sgd_weight_decay")
-REFERENCE_RUN("relu_partial_batch", "sgd_momentum_weight_decay")
-REFERENCE_RUN("relu_partial_batch", "adam")
-REFERENCE_RUN("relu_partial_batch", "adam_l2")
-REFERENCE_RUN("relu_partial_batch", "adamw")
-REFERENCE_RUN("relu_partial_batch", "sgd_momentum_custom")
-REFERENCE_RUN("relu_partial_batch", "adam_custom")
-REFERENCE_RUN("tanh_3hidden", "sgd_momentum")
-REFERENCE_RUN("tanh_3hidden", "adam")
-REFERENCE_RUN("sigmoid_1hidden", "sgd_nesterov")
-REFERENCE_RUN("sigmoid_1hidden", "adamw")
-REFERENCE_RUN("mse_regression_1d", "sgd")
-REFERENCE_RUN("mse_regression_1d", "adam")
-REFERENCE_RUN("mse_regression_multi", "sgd_momentum_weight_decay")
-REFERENCE_RUN("mse_regression_multi", "adamw")
-REFERENCE_RUN("grad_accum_fullbatch", "sgd")
-REFERENCE_RUN("grad_accum_fullbatch", "sgd_momentum")
-REFERENCE_RUN("grad_accum_fullbatch", "adam")
-REFERENCE_RUN("grad_accum_fullbatch", "adamw")
-
-TEST_CASE("the reference list above covers every run in the fixtures' index", "[fit][reference]") {
-  const json index = read_json(kTrain + "/index.json");
-  std::size_t runs = 0;
-  for (const auto& c : index["cases"]) runs += c["runs"].size();
-  CHECK(runs == 26);
-}
+TRAINER_REFERENCE_RUNS(REFERENCE_RUN)
 
 TEST_CASE("full batch split into micro-batches of 16 gives the full-batch result", "[fit][reference][accumulation]") {
   for (const char* run : {"sgd", "sgd_momentum", "adam", "adamw"}) {

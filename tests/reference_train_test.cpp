@@ -9,6 +9,7 @@
 
 #include "support/fixture_support.hpp"
 #include "support/npy_test_reader_support.hpp"
+#include "support/reference_runs.hpp"
 #include "support/workspace_support.hpp"
 #include "trainer/model.hpp"
 #include "trainer/optimizer.hpp"
@@ -179,45 +180,13 @@ void check_run(const std::string& case_name, const std::string& run) {
 
 }  // namespace
 
-REFERENCE_RUN("relu_divisible", "sgd")
-REFERENCE_RUN("relu_divisible", "sgd_momentum")
-REFERENCE_RUN("relu_divisible", "adam")
-REFERENCE_RUN("relu_divisible", "adamw")
-REFERENCE_RUN("relu_partial_batch", "sgd")
-REFERENCE_RUN("relu_partial_batch", "sgd_momentum")
-REFERENCE_RUN("relu_partial_batch", "sgd_nesterov")
-REFERENCE_RUN("relu_partial_batch", "sgd_weight_decay")
-REFERENCE_RUN("relu_partial_batch", "sgd_momentum_weight_decay")
-REFERENCE_RUN("relu_partial_batch", "adam")
-REFERENCE_RUN("relu_partial_batch", "adam_l2")
-REFERENCE_RUN("relu_partial_batch", "adamw")
-REFERENCE_RUN("relu_partial_batch", "sgd_momentum_custom")
-REFERENCE_RUN("relu_partial_batch", "adam_custom")
-REFERENCE_RUN("tanh_3hidden", "sgd_momentum")
-REFERENCE_RUN("tanh_3hidden", "adam")
-REFERENCE_RUN("sigmoid_1hidden", "sgd_nesterov")
-REFERENCE_RUN("sigmoid_1hidden", "adamw")
-REFERENCE_RUN("mse_regression_1d", "sgd")
-REFERENCE_RUN("mse_regression_1d", "adam")
-REFERENCE_RUN("mse_regression_multi", "sgd_momentum_weight_decay")
-REFERENCE_RUN("mse_regression_multi", "adamw")
-REFERENCE_RUN("grad_accum_fullbatch", "sgd")
-REFERENCE_RUN("grad_accum_fullbatch", "sgd_momentum")
-REFERENCE_RUN("grad_accum_fullbatch", "adam")
-REFERENCE_RUN("grad_accum_fullbatch", "adamw")
+TRAINER_REFERENCE_RUNS(REFERENCE_RUN)
 
 TEST_CASE("every run of the fixtures' index.json has a reference test above", "[reference]") {
-  // keep in sync with the REFERENCE_RUN list: a new fixture run must not go untested
-  const std::set<std::string> tested = {
-      "relu_divisible/sgd", "relu_divisible/sgd_momentum", "relu_divisible/adam", "relu_divisible/adamw",
-      "relu_partial_batch/sgd", "relu_partial_batch/sgd_momentum", "relu_partial_batch/sgd_nesterov",
-      "relu_partial_batch/sgd_weight_decay", "relu_partial_batch/sgd_momentum_weight_decay",
-      "relu_partial_batch/adam", "relu_partial_batch/adam_l2", "relu_partial_batch/adamw",
-      "relu_partial_batch/sgd_momentum_custom", "relu_partial_batch/adam_custom", "tanh_3hidden/sgd_momentum",
-      "tanh_3hidden/adam", "sigmoid_1hidden/sgd_nesterov", "sigmoid_1hidden/adamw", "mse_regression_1d/sgd",
-      "mse_regression_1d/adam", "mse_regression_multi/sgd_momentum_weight_decay", "mse_regression_multi/adamw",
-      "grad_accum_fullbatch/sgd", "grad_accum_fullbatch/sgd_momentum", "grad_accum_fullbatch/adam",
-      "grad_accum_fullbatch/adamw"};
+  // a new fixture run must not go untested: the list above must name every run of the index
+#define RUN_DIR(case_name, run) case_name "/" run,
+  const std::set<std::string> tested = {TRAINER_REFERENCE_RUNS(RUN_DIR)};
+#undef RUN_DIR
   std::set<std::string> listed;
   const auto index = fixtures::read_json(fixtures::train_dir() + "/index.json");
   for (const auto& c : index.at("cases"))
