@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kBin = TRAINER_BINARY;
-const std::string kFixtures = TRAINER_FIXTURES_DIR;
+const std::string kFixtures = fs::path(TRAINER_FIXTURES_DIR).lexically_normal().string();
 
 // One row of docs/errors.md, with the temporary folder replaced by $TMP.
 void record(const std::string& input, const RunResult& r, const std::string& tmp) {
@@ -151,7 +151,7 @@ TEST_CASE("matrix: malformed JSON names the config file and line:column", "[erro
   Workspace w;
   write_text(w.config, "{\n  \"data\": {\n    \"train\": ,\n  }\n}\n");
   auto r = w.run("config with a syntax error on line 3", w.fit_args());
-  expect(r, 2, {w.config, "3:"});
+  expect(r, 2, {w.config + ":3:"});
 }
 
 TEST_CASE("matrix: a wrong type names the JSON pointer and the expected type", "[errors]") {
@@ -391,8 +391,7 @@ TEST_CASE("matrix: --ram 1M is too small and exits 4 naming the budget", "[error
                                           {{"type", "dense"}, {"units", 3}}});
   w.save();
   auto r = w.run("`--ram 1M` for a 1024-512-3 model", w.fit_args() + " --ram 1M");
-  expect(r, 4, {"1.0 MiB"});
-  CHECK_THAT(r.out, Catch::Contains("param", Catch::CaseSensitive::No));
+  expect(r, 4, {"--ram", "largest items", "parameters", "a budget of at least"});
 }
 
 TEST_CASE("matrix: --threads 0 and negative exit 2 naming --threads", "[errors]") {
@@ -468,13 +467,13 @@ TEST_CASE("matrix: output files in a missing folder exit 1 before training, leav
     std::string args;
   };
   // --export-weights creates its folder, so it fails only where no folder can be made (under a file).
+  // A metrics file next to the config shows whether any epoch ran before the failure.
+  const std::string metrics = " --metrics " + w.tmp.file("m.jsonl");
   for (const Case& c : {Case{"--metrics", " --metrics " + gone + "/m.jsonl"},
-                        Case{"--checkpoint", " --checkpoint " + gone + "/run.ckpt"},
-                        Case{"--export-weights", " --export-weights " + w.x + "/w"}}) {
+                        Case{"--checkpoint", metrics + " --checkpoint " + gone + "/run.ckpt"},
+                        Case{"--export-weights", metrics + " --export-weights " + w.x + "/w"}}) {
     DYNAMIC_SECTION(c.flag) {
-      // A metrics file next to the config shows whether any epoch ran before the failure.
-      auto r = w.run(std::string("`") + c.flag + "` in a missing folder",
-                     w.fit_args() + " --metrics " + w.tmp.file("m.jsonl") + c.args);
+      auto r = w.run(std::string("`") + c.flag + "` in a missing folder", w.fit_args() + c.args);
       expect(r, 1, {c.flag});
       CHECK_THAT(r.out, Catch::Contains("folder"));
       CHECK_FALSE(fs::exists(w.tmp.path() / "gone"));

@@ -47,7 +47,11 @@ int run(int argc, char** argv) {
 
   Globals g;
   app.add_option("--config", g.config, "Config file (default: ./trainer.json, else the built-in digits demo)");
-  app.add_option("--ram", g.ram, "Memory budget: 12G, 512M, 1.5GiB, bytes, auto or none (binary units)");
+  app.add_option("--ram", g.ram, "Memory budget: 12G, 512M, 1.5GiB, bytes, auto or none (binary units)")
+      ->check([](const std::string& v) {  // `--ram "$UNSET"` must not silently mean auto
+        return v.empty() ? std::string("an empty value is not a size: 12G, 512M, 1.5GiB, bytes, auto or none")
+                         : std::string();
+      });
   app.add_option("--threads", g.threads, "Compute threads (default: the config's, 0 there = all cores)")
       ->check(CLI::PositiveNumber);
   app.add_option("--seed", g.seed, "Random seed (shuffling, initialisation, dropout, validation split)");
