@@ -39,8 +39,12 @@ void record(const std::string& input, const RunResult& r, const std::string& tmp
   std::string msg;
   std::string line;
   std::istringstream in(r.out);
-  while (std::getline(in, line))
+  std::string first;
+  while (std::getline(in, line)) {
     if (line.rfind("trainer: ", 0) == 0) msg = line;  // the error line, not the logs before it
+    if (first.empty()) first = line;
+  }
+  if (msg.empty()) msg = first;  // command-line parser errors (CLI11) have no prefix
   for (std::size_t p; (p = msg.find(tmp)) != std::string::npos;) msg.replace(p, tmp.size(), "$TMP");
   for (std::size_t p = 0; (p = msg.find('|', p)) != std::string::npos; p += 2) msg.replace(p, 1, "\\|");
   std::ofstream(doc, std::ios::app) << "| " << input << " | " << r.exit_code << " | `" << msg << "` |\n";
@@ -399,7 +403,7 @@ TEST_CASE("matrix: --threads 0 and negative exit 2 naming --threads", "[errors]"
   for (const char* value : {"0", "-3"}) {
     DYNAMIC_SECTION("--threads " << value) {
       auto r = w.run(std::string("`--threads ") + value + "`", w.fit_args() + " --threads " + value);
-      expect(r, 2, {"--threads"});
+      expect(r, 2, {"--threads", "positive integer"});
     }
   }
 }
