@@ -48,6 +48,8 @@ Config load_config_file(const std::string& path) {
   const auto status = fs::status(path, ec);
   if (ec || !fs::exists(status)) throw Error::usage(path, "config file not found", valid);
   if (fs::is_directory(status)) throw Error::usage(path, "is a folder, not a config file", valid);
+  // A FIFO or device would block or never end the read below.
+  if (!fs::is_regular_file(status)) throw Error::usage(path, "is not a regular file", valid);
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <utility>
 
+#include "mapped_read_guard.hpp"
 #include "npy_convert.hpp"
 #include "trainer/error.hpp"
 #include "trainer/npy.hpp"
@@ -96,7 +97,8 @@ std::size_t page_size() {
 }  // namespace
 
 NpyArray NpyArray::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO named as a data file is refused below instead of blocking the open.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw Error::data(path, std::string("cannot open: ") + std::strerror(errno), "a readable .npy file");
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -192,8 +194,10 @@ void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float 
     if (r < 0 || r >= n)
       throw Error::runtime(path_, "row " + std::to_string(r) + " out of range", "rows below " + std::to_string(n));
   const std::uint8_t* data = base_ + header_.data_offset;
-  dispatch(header_.dtype, [&](auto tag) {
-    gather_rows<typename decltype(tag)::type>(header_, data, rows, width, out);
+  data_detail::guarded_read(path_, [&] {
+    dispatch(header_.dtype, [&](auto tag) {
+      gather_rows<typename decltype(tag)::type>(header_, data, rows, width, out);
+    });
   });
   if (scale == 1.0f && mean.empty()) return;
   const auto w = static_cast<std::size_t>(width);
@@ -215,19 +219,30 @@ void NpyArray::gather_labels(std::span<const std::int64_t> rows, std::int32_t* o
   const std::uint8_t* data = base_ + header_.data_offset;
   const bool swap = needs_swap(header_);
   const std::uint64_t item = header_.item_size;
-  dispatch(header_.dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const std::int64_t r = rows[i];
-      if (r < 0 || r >= n)
-        throw Error::runtime(path_, "row " + std::to_string(r) + " out of range", "rows below " + std::to_string(n));
-      const double v = load_as<T, double>(data + static_cast<std::uint64_t>(r) * item, swap);
-      if (!(v >= 0.0 && v < static_cast<double>(classes)) || v != std::floor(v))
-        throw Error::data(path_, "row " + std::to_string(r) + ": label " + std::to_string(v) +
-                                     " is not a class id", "integers in [0, " + std::to_string(classes) + ")");
-      out[i] = static_cast<std::int32_t>(v);
-    }
+  for (const std::int64_t r : rows)
+    if (r < 0 || r >= n)
+      throw Error::runtime(path_, "row " + std::to_string(r) + " out of range", "rows below " + std::to_string(n));
+  // The first bad label is found inside the guarded read; its Error is built outside it (no
+  // allocation may be in flight when a SIGBUS unwinds the read).
+  std::size_t bad = rows.size();
+  double bad_value = 0;
+  data_detail::guarded_read(path_, [&] {
+    dispatch(header_.dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        const double v = load_as<T, double>(data + static_cast<std::uint64_t>(rows[i]) * item, swap);
+        if (!(v >= 0.0 && v < static_cast<double>(classes)) || v != std::floor(v)) {
+          bad = i;
+          bad_value = v;
+          return;
+        }
+        out[i] = static_cast<std::int32_t>(v);
+      }
+    });
   });
+  if (bad < rows.size())
+    throw Error::data(path_, "row " + std::to_string(rows[bad]) + ": label " + std::to_string(bad_value) +
+                                 " is not a class id", "integers in [0, " + std::to_string(classes) + ")");
 }
 
 void NpyArray::release_rows(std::int64_t begin, std::int64_t end, bool partial_pages) const {

@@ -61,6 +61,20 @@ void check_output_folder(const std::string& file, const char* flag) {
   }
 }
 
+// --export-weights DIR is created at the end of training: its nearest existing ancestor must
+// already be a writable folder, or the trained weights would be lost after the whole run.
+void check_export_folder(const std::string& dir) {
+  if (dir.empty()) return;
+  std::filesystem::path p = std::filesystem::absolute(dir);
+  std::error_code ec;
+  while (!std::filesystem::exists(p, ec) && p.has_relative_path()) p = p.parent_path();
+  const std::string where = "--export-weights " + dir;
+  if (!std::filesystem::is_directory(p, ec))
+    throw Error::runtime(where, p.string() + " is not a folder", "a folder that exists or can be created");
+  if (::access(p.c_str(), W_OK) != 0)
+    throw Error::runtime(where, "folder " + p.string() + " is not writable", "a folder that exists or can be created");
+}
+
 nlohmann::json to_json(const EpochMetrics& m) {
   auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
   return {{"epoch", m.epoch},
@@ -126,6 +140,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
   check_output_folder(comm.rank() == 0 ? options.metrics_path : "", "--metrics");
   check_output_folder(comm.rank() == 0 ? options.checkpoint_path : "", "--checkpoint");
   check_output_folder(comm.rank() == 0 ? options.report_path : "", "--report");
+  if (comm.rank() == 0) check_export_folder(options.export_dir);
 
   std::optional<CheckpointData> resume;
   if (!options.resume_path.empty()) {
