@@ -199,7 +199,7 @@ TEST_CASE("matrix: a negative learning rate names /optimizer/lr", "[errors]") {
   expect(r, 2, {"/optimizer/lr"});
 }
 
-TEST_CASE("matrix: validation_split outside [0, 1) names its pointer", "[errors]") {
+TEST_CASE("matrix: validation_split outside 0 to 1 names its pointer", "[errors]") {
   Workspace w;
   w.cfg["data"]["validation_split"] = 1.5;
   w.save();
