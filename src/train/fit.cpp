@@ -240,6 +240,8 @@ FitSummary fit(const Config& config, const FitOptions& options) {
              {"micro_batch", batches.micro}, {"eval_batch", batches.eval}, {"threads", threads}});
 
   InterruptGuard interrupts;
+  // Each rank draws its own dropout masks: its samples differ from the other ranks'.
+  const std::uint64_t rank_seed = config.training.seed ^ (static_cast<std::uint64_t>(comm.rank()) * 0xD1B54A32D192ED03ULL);
   Prefetcher prefetcher(*data.train.data, data.transform, st.staging, batches.micro, kPrefetchDepth);
   ShardedBatches shard(prefetcher, comm);
   for (std::int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
@@ -265,7 +267,7 @@ FitSummary fit(const Config& config, const FitOptions& options) {
       // grad_scale 1/B_k: the accumulated gradient is the mean over the whole effective batch.
       BatchStats s = batch->n == 0 ? BatchStats{} : net.train_micro_batch(batch->x, batch->labels, batch->targets, batch->n,
                                            1.0f / static_cast<float>(batch->batch_size),
-                                           dropout_seed(config.training.seed, optimizer.steps(), micro_index));
+                                           dropout_seed(rank_seed, optimizer.steps(), micro_index));
       step_loss += s.loss_sum;
       correct += s.correct;
       ++micro_index;
