@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <thread>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -26,6 +27,9 @@ TEST_CASE("a trial that stays below its limit fits and reports a plausible peak"
   TrialResult r = run_trial(1024 * MiB, 10s, [] {
     std::vector<char> block(64 * MiB);
     touch(block);
+    // The peak is sampled every millisecond: hold the memory as a real trial holds its storage
+    // (the batch search keeps it until after a final sample), or the sampler may see it half-touched.
+    std::this_thread::sleep_for(50ms);
   });
   INFO(r.reason);
   CHECK(r.fits);
