@@ -37,12 +37,13 @@ void remove_scratch() {
 }  // namespace
 
 const std::string& scratch_dir() {
-  static const std::string dir = [] {
-    std::string d = make_scratch();
+  // Never destroyed: the exit handler that removes the folder runs after static destructors.
+  static const std::string* const dir = [] {
+    auto* d = new std::string(make_scratch());
     std::atexit(remove_scratch);
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 std::string write_file(const std::string& name, const std::uint8_t* data, std::size_t size) {

@@ -1,0 +1,56 @@
+// Regressions found by the libFuzzer targets of tests/fuzz/ (docs/fuzzing.md): each test replays
+// the fault in the ordinary suite. Some faults are undefined behaviour that only the sanitizer
+// build (TRAINER_SANITIZE=ON) turns into a failure; the test says so.
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "support/temp_dir.hpp"
+#include "trainer/checkpoint.hpp"
+#include "trainer/config.hpp"
+#include "trainer/error.hpp"
+
+using trainer::test::TempDir;
+
+namespace {
+
+// The usage error (exit 2) a config text is refused with; fails the test if it loads.
+trainer::Error config_error(const std::string& text) {
+  try {
+    (void)trainer::load_config_text(text, "fuzz.json", "/tmp");
+  } catch (const trainer::Error& e) {
+    return e;
+  }
+  FAIL("the config was accepted");
+  throw;  // unreachable
+}
+
+}  // namespace
+
+// config_fuzz found "44e4553": nlohmann throws out_of_range (not parse_error) for a number
+// beyond double's range, which escaped the loader and became exit 1 "internal error".
+TEST_CASE("a JSON number beyond double's range is a config error at its line and column", "[fuzz][config]") {
+  const trainer::Error bare = config_error("44e4553");
+  CHECK(bare.exit_code() == 2);
+  CHECK(bare.where() == "fuzz.json:1:1");
+  CHECK_THAT(bare.fault(), Catch::Contains("malformed JSON") && Catch::Contains("number overflow"));
+
+  const trainer::Error nested = config_error("{\n  \"data\": {\"x_scale\": -1e999}}");
+  CHECK(nested.exit_code() == 2);
+  CHECK(nested.where() == "fuzz.json:2:23");
+}
+
+// checkpoint_fuzz found memcpy(nullptr, src, 0) when reading an empty array into an empty
+// std::vector: undefined behaviour (reported by UBSan; passes silently without sanitizers).
+TEST_CASE("a checkpoint whose arrays are all empty reads back without touching their buffers", "[fuzz][checkpoint]") {
+  TempDir tmp;
+  trainer::CheckpointData d;
+  d.config_json = "{}";
+  d.epochs_done = 2;
+  trainer::write_checkpoint(tmp.file("empty.ckpt"), {&d, {}, {}});
+  const trainer::CheckpointData r = trainer::read_checkpoint(tmp.file("empty.ckpt"));
+  CHECK(r.epochs_done == 2);
+  CHECK(r.mean.empty());
+  CHECK(r.inv_std.empty());
+  CHECK(r.params.empty());
+  CHECK(r.optimizer_state.empty());
+}
