@@ -3,7 +3,9 @@
 # build-fuzz/ and runs each for SECONDS (default 60) on a copy of its committed seed corpus.
 #
 #   scripts/fuzz.sh [--merge] [SECONDS] [TARGET...]     e.g. scripts/fuzz.sh 60
-#                                                            scripts/fuzz.sh 600 import_fuzz
+#                                                            scripts/fuzz.sh 600 import
+# TARGET is a tests/fuzz/<name>_fuzz.cpp, given as <name> or <name>_fuzz; its seeds are in
+# tests/fuzz/corpus/<name>/.
 #
 # Prints one line per target (executions, coverage, result) and exits non-zero on any crash,
 # leak, timeout or out-of-memory, with the input kept under build-fuzz/crashes/ (reproduce
@@ -22,10 +24,11 @@ case "$seconds" in ''|*[!0-9]*) echo "usage: scripts/fuzz.sh [--merge] [SECONDS]
 shift || true
 all_targets=()
 for f in "$root"/tests/fuzz/*_fuzz.cpp; do all_targets+=("$(basename "$f" .cpp)"); done
-targets=("$@")
+targets=()
+for t in "$@"; do targets+=("${t%_fuzz}_fuzz"); done
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do
-  [ -f "$root/tests/fuzz/$t.cpp" ] || { echo "unknown target '$t' (one of: ${all_targets[*]})" >&2; exit 2; }
+  [ -f "$root/tests/fuzz/$t.cpp" ] || { echo "unknown target '${t%_fuzz}' (one of: ${all_targets[*]%_fuzz})" >&2; exit 2; }
 done
 
 # clang-14 with its libFuzzer/sanitizer runtimes and libomp, plus the project's libraries.
@@ -51,7 +54,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 failed=0
 for t in "${targets[@]}"; do
-  seeds="$root/tests/fuzz/corpus/$t"
+  seeds="$root/tests/fuzz/corpus/${t%_fuzz}"
   work="$build/corpus/$t"
   log="$build/logs/$t.log"
   rm -rf "$work"
@@ -75,7 +78,7 @@ for t in "${targets[@]}"; do
   if [ "$merge" -eq 1 ] && [ "$status" -eq 0 ]; then
     mkdir -p "$seeds"
     "$build/$t" -merge=1 -timeout=10 -rss_limit_mb=2048 "$seeds" "$work" >"$build/logs/$t.merge.log" 2>&1
-    echo "  merged into tests/fuzz/corpus/$t: $(ls "$seeds" | wc -l) files, $(du -sh "$seeds" | cut -f1)"
+    echo "  merged into tests/fuzz/corpus/${t%_fuzz}: $(ls "$seeds" | wc -l) files, $(du -sh "$seeds" | cut -f1)"
   fi
 done
 exit "$failed"

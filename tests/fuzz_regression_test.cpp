@@ -8,6 +8,7 @@
 #include "trainer/checkpoint.hpp"
 #include "trainer/config.hpp"
 #include "trainer/error.hpp"
+#include "trainer/import.hpp"
 
 using trainer::test::TempDir;
 
@@ -53,4 +54,26 @@ TEST_CASE("a checkpoint whose arrays are all empty reads back without touching t
   CHECK(r.inv_std.empty());
   CHECK(r.params.empty());
   CHECK(r.optimizer_state.empty());
+}
+
+// import_fuzz found a 30-byte IDX file declaring 553648131 items of shape (1024, 0): with
+// nothing to read per item, the import looped over every one of them for minutes. An IDX item
+// of zero size is now refused up front.
+TEST_CASE("an IDX file with a zero item dimension is refused at once, naming the file", "[fuzz][import]") {
+  TempDir tmp;
+  const std::string images = tmp.file("images.idx");
+  // magic 0x00000803 (ubyte, 3 dims), dims 0x21000003 x 1024 x 0, no data
+  trainer::test::write_text(images, std::string("\x00\x00\x08\x03\x21\x00\x00\x03\x00\x00\x04\x00\x00\x00\x00\x00", 16));
+  trainer::ImportOptions options;
+  options.input = images;
+  options.out_dir = tmp.file("out");
+  options.format = trainer::ImportFormat::idx;
+  try {
+    (void)trainer::import_data(options);
+    FAIL("the import was accepted");
+  } catch (const trainer::Error& e) {
+    CHECK(e.exit_code() == 3);
+    CHECK(e.where() == images);
+    CHECK_THAT(e.fault(), Catch::Contains("dimension 2 is 0"));
+  }
 }

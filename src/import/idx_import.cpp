@@ -64,6 +64,12 @@ IdxHeader read_header(GzipReader& reader) {
     const std::uint64_t dim = (std::uint64_t{b[0]} << 24) | (std::uint64_t{b[1]} << 16) | (std::uint64_t{b[2]} << 8) | b[3];
     header.dims.push_back(static_cast<std::int64_t>(dim));
     if (d > 0) {
+      // An item of zero size holds no data, and a loop over up to 2^32 empty items would spin
+      // for minutes on a 12-byte file.
+      if (dim == 0) {
+        throw Error::data(path, "dimension " + std::to_string(d) + " is 0: the items are empty",
+                          "an IDX file of images or labels");
+      }
       row *= dim;  // at most 2^32 per factor; refuse rows over 1 GiB before it can overflow
       if (row > (std::uint64_t{1} << 30)) throw Error::data(path, "IDX item larger than 1 GiB", "an IDX file of images or labels");
     }
