@@ -1,7 +1,12 @@
 // Regressions found by the libFuzzer targets of tests/fuzz/ (docs/fuzzing.md): each test replays
 // the fault in the ordinary suite. Some faults are undefined behaviour that only the sanitizer
 // build (TRAINER_SANITIZE=ON) turns into a failure; the test says so.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <string>
 
 #include "support/temp_dir.hpp"
@@ -23,6 +28,20 @@ trainer::Error config_error(const std::string& text) {
   }
   FAIL("the config was accepted");
   throw;  // unreachable
+}
+
+// VmSize of this process in bytes (0 when unknown).
+std::uint64_t address_space_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmSize:") {
+      std::uint64_t kib = 0;
+      status >> kib;
+      return kib * 1024;
+    }
+  }
+  return 0;
 }
 
 }  // namespace
@@ -76,4 +95,48 @@ TEST_CASE("an IDX file with a zero item dimension is refused at once, naming the
     CHECK(e.where() == images);
     CHECK_THAT(e.fault(), Catch::Contains("dimension 2 is 0"));
   }
+}
+
+// import_fuzz (peak RSS near its 2 GiB limit): a header declaring one item of 1 GiB made the
+// import allocate and zero 1 GiB (2 GiB with a labels file) before reading a byte of data.
+// The row buffer now grows as the data arrives. Checked in a child whose address space may
+// grow by only 256 MiB: the lying file must be refused as truncated, not run out of memory.
+TEST_CASE("an IDX header declaring a 1 GiB item costs no such memory when the data is missing", "[fuzz][import]") {
+#if defined(__SANITIZE_ADDRESS__)
+  WARN("skipped: AddressSanitizer reserves address space, so RLIMIT_AS cannot measure the import");
+  return;
+#endif
+  TempDir tmp;
+  const std::string images = tmp.file("images.idx");
+  // magic 0x00000803 (ubyte, 3 dims), dims 1 x 32768 x 32768 (one 1 GiB item), 4 bytes of data
+  trainer::test::write_text(images, std::string("\x00\x00\x08\x03\x00\x00\x00\x01\x00\x00\x80\x00"
+                                                "\x00\x00\x80\x00\x01\x02\x03\x04", 20));
+  const std::uint64_t vm = address_space_bytes();
+  REQUIRE(vm > 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const rlimit limit{vm + (std::uint64_t{256} << 20), vm + (std::uint64_t{256} << 20)};
+    ::setrlimit(RLIMIT_AS, &limit);
+    int code = 1;
+    try {
+      trainer::ImportOptions options;
+      options.input = images;
+      options.out_dir = tmp.file("out");
+      options.format = trainer::ImportFormat::idx;
+      (void)trainer::import_data(options);
+      code = 2;  // accepted: wrong
+    } catch (const trainer::Error& e) {
+      code = e.exit_code() == 3 && e.fault().find("truncated") != std::string::npos ? 0 : 3;
+    } catch (const std::bad_alloc&) {
+      code = 4;  // the fault this test is about
+    } catch (...) {
+      code = 5;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);  // 4: std::bad_alloc, the 1 GiB buffer was allocated up front
 }

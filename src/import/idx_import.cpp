@@ -85,10 +85,20 @@ void to_little_endian(std::vector<unsigned char>& row, std::size_t item) {
                                                                           row.begin() + static_cast<std::ptrdiff_t>(i + item));
 }
 
+// Reads item `index` into row (resized to header.row_bytes). The buffer grows only as data
+// arrives (doubling from 1 MiB): a header may declare items of up to 1 GiB, and a short or
+// lying file must not cost that much memory before it is found out.
 void read_row(GzipReader& reader, std::vector<unsigned char>& row, const IdxHeader& header, std::int64_t index) {
-  if (reader.read(row.data(), row.size()) != row.size()) {
-    throw Error::data(reader.path(), "truncated: the header declares " + std::to_string(header.dims[0]) +
-                      " items but the data ends in item " + std::to_string(index));
+  constexpr std::size_t kFirstChunk = std::size_t{1} << 20;
+  std::size_t done = 0;
+  while (done < header.row_bytes) {
+    const std::size_t want = std::min(header.row_bytes - done, std::max(done, kFirstChunk));
+    if (row.size() < done + want) row.resize(done + want);
+    if (reader.read(row.data() + done, want) != want) {
+      throw Error::data(reader.path(), "truncated: the header declares " + std::to_string(header.dims[0]) +
+                        " items but the data ends in item " + std::to_string(index));
+    }
+    done += want;
   }
   to_little_endian(row, header.item_bytes);
 }
@@ -133,7 +143,7 @@ ImportSummary import_idx(const ImportOptions& options) {
   std::vector<std::int64_t> y_row_shape;
   if (labels) y_row_shape.assign(y_header.dims.begin() + 1, y_header.dims.end());
   OutputSet outputs(options, rows, x_header.dtype, x_row_shape, labels != nullptr, y_header.dtype, y_row_shape);
-  std::vector<unsigned char> x_row(x_header.row_bytes), y_row(labels ? y_header.row_bytes : 0);
+  std::vector<unsigned char> x_row, y_row;  // sized by read_row as the data arrives
   for (std::int64_t r = 0; r < rows; ++r) {
     read_row(images, x_row, x_header, r);
     if (labels) read_row(*labels, y_row, y_header, r);
