@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -139,4 +140,28 @@ TEST_CASE("an IDX header declaring a 1 GiB item costs no such memory when the da
   REQUIRE(::waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);  // 4: std::bad_alloc, the 1 GiB buffer was allocated up front
+}
+
+// import_fuzz's check that every output opens: an IDX file may declare up to 255 dimensions,
+// but .npy files hold at most 32, so the import wrote an x.npy that NpyArray::open refused.
+TEST_CASE("an IDX file with more than 32 dimensions is refused before anything is written", "[fuzz][import]") {
+  TempDir tmp;
+  const std::string images = tmp.file("images.idx");
+  std::string bytes("\x00\x00\x08\x21", 4);  // ubyte, 33 dimensions, each 1, one value
+  for (int d = 0; d < 33; ++d) bytes += std::string("\x00\x00\x00\x01", 4);
+  bytes += '\x07';
+  trainer::test::write_text(images, bytes);
+  trainer::ImportOptions options;
+  options.input = images;
+  options.out_dir = tmp.file("out");
+  options.format = trainer::ImportFormat::idx;
+  try {
+    (void)trainer::import_data(options);
+    FAIL("the import was accepted");
+  } catch (const trainer::Error& e) {
+    CHECK(e.exit_code() == 3);
+    CHECK(e.where() == images);
+    CHECK_THAT(e.fault(), Catch::Contains("33 dimensions"));
+  }
+  CHECK_FALSE(std::filesystem::exists(tmp.file("out/x.npy")));
 }

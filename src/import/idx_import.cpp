@@ -56,6 +56,11 @@ IdxHeader read_header(GzipReader& reader) {
   if (magic[0] != 0 || magic[1] != 0 || !idx_dtype(magic[2], header.dtype) || magic[3] == 0) {
     throw Error::data(path, "bad IDX magic " + hex_magic(magic), kValidMagic);
   }
+  // NumPy (and NpyArray) stop at 32 dimensions: more would write a .npy nothing can read.
+  if (magic[3] > 32) {
+    throw Error::data(path, std::to_string(magic[3]) + " dimensions, more than a .npy file can hold",
+                      "at most 32 dimensions");
+  }
   header.item_bytes = npy_format::item_size(header.dtype);
   std::uint64_t row = header.item_bytes;
   for (int d = 0; d < magic[3]; ++d) {
