@@ -165,3 +165,18 @@ TEST_CASE("an IDX file with more than 32 dimensions is refused before anything i
   }
   CHECK_FALSE(std::filesystem::exists(tmp.file("out/x.npy")));
 }
+
+// config_fuzz's round trip: "ram": "9000000T" (about 8 EiB, a valid size) was written to the
+// canonical config as the integer 9895604649984000000, which the loader refused as larger than
+// int64, so `trainer predict` could not reload the config stored in such a run's checkpoint.
+TEST_CASE("a config's canonical form loads again even with a RAM budget above 2^63 bytes", "[fuzz][config]") {
+  const std::string text = R"({"data": {"train": {"x": "a.npy", "y": "b.npy"}},
+                               "model": {"layers": [{"type": "dense", "units": 2}]},
+                               "memory": {"ram": "9000000T"}})";
+  const trainer::Config first = trainer::load_config_text(text, "fuzz.json", "/tmp");
+  REQUIRE(first.memory.ram.bytes == 9000000ull << 40);
+  const trainer::Config again = trainer::load_config_text(first.canonical_json, "canonical.json", "/tmp");
+  CHECK(again.memory.ram.kind == trainer::SizeSpec::Kind::bytes);
+  CHECK(again.memory.ram.bytes == first.memory.ram.bytes);
+  CHECK(again.canonical_json == first.canonical_json);
+}
