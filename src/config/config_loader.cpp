@@ -199,6 +199,10 @@ MemoryConfig read_memory(const ObjectView& o) {
     const std::string where = at_key(o.source(), o.pointer_of("ram"));
     if (v.is_string()) {
       m.ram = parse_size(v.get<std::string>(), where);
+    } else if (v.is_number_unsigned()) {
+      // The full uint64 range, as "16E"-style strings allow: the canonical config (which
+      // checkpoints store and predict reloads) writes any byte budget as an integer.
+      m.ram = {SizeSpec::Kind::bytes, v.get<std::uint64_t>()};
     } else if (v.is_number()) {
       m.ram = {SizeSpec::Kind::bytes, static_cast<std::uint64_t>(at_least(o, "ram", 0, 0))};
     } else {

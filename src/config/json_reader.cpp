@@ -15,6 +15,48 @@ std::string parse_reason(const std::string& what) {
   return colon == std::string::npos ? what : what.substr(colon + 2);
 }
 
+// Where parsing stops, for the errors nlohmann throws without a position: a number too large
+// for a double ("1e999") is an out_of_range exception, but its position reaches a SAX handler.
+class ErrorLocator : public nlohmann::json_sax<json> {
+ public:
+  std::size_t token_start = 0;  // 0-based offset of the offending token
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t position, const std::string& last_token, const json::exception&) override {
+    token_start = position >= last_token.size() ? position - last_token.size() : 0;
+    return false;
+  }
+};
+
+// "source:line:col: malformed JSON: reason" for the character at 0-based `offset`.
+Error malformed(const std::string& text, const std::string& source, std::size_t offset,
+                const std::string& reason) {
+  offset = std::min(offset, text.size());
+  std::size_t line = 1, line_start = 0;
+  for (std::size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  const std::size_t column = offset - line_start + 1;
+  return Error::usage(source + ":" + std::to_string(line) + ":" + std::to_string(column),
+                      "malformed JSON: " + reason,
+                      "the config must be one JSON object; comments and trailing commas are "
+                      "not allowed");
+}
+
 }  // namespace
 
 json parse_json(const std::string& text, const std::string& source) {
@@ -22,19 +64,16 @@ json parse_json(const std::string& text, const std::string& source) {
     return json::parse(text);
   } catch (const json::parse_error& e) {
     // e.byte counts the characters read, the offending one included (1-based).
-    const std::size_t offset = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
-    std::size_t line = 1, line_start = 0;
-    for (std::size_t i = 0; i < offset; ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        line_start = i + 1;
-      }
-    }
-    const std::size_t column = offset - line_start + 1;
-    throw Error::usage(source + ":" + std::to_string(line) + ":" + std::to_string(column),
-                       "malformed JSON: " + parse_reason(e.what()),
-                       "the config must be one JSON object; comments and trailing commas are "
-                       "not allowed");
+    throw malformed(text, source, e.byte == 0 ? 0 : e.byte - 1, parse_reason(e.what()));
+  } catch (const json::exception& e) {
+    // Not a syntax error but a value nlohmann refuses (a number beyond double's range):
+    // still the config's fault, so exit 2 with the position found by a second, SAX pass.
+    ErrorLocator locator;
+    json::sax_parse(text, &locator);
+    const std::string what = e.what();  // "[json.exception.out_of_range.406] number overflow ..."
+    const auto bracket = what.find("] ");
+    throw malformed(text, source, locator.token_start,
+                    bracket == std::string::npos ? what : what.substr(bracket + 2));
   }
 }
 

@@ -56,6 +56,11 @@ IdxHeader read_header(GzipReader& reader) {
   if (magic[0] != 0 || magic[1] != 0 || !idx_dtype(magic[2], header.dtype) || magic[3] == 0) {
     throw Error::data(path, "bad IDX magic " + hex_magic(magic), kValidMagic);
   }
+  // NumPy (and NpyArray) stop at 32 dimensions: more would write a .npy nothing can read.
+  if (magic[3] > 32) {
+    throw Error::data(path, std::to_string(magic[3]) + " dimensions, more than a .npy file can hold",
+                      "at most 32 dimensions");
+  }
   header.item_bytes = npy_format::item_size(header.dtype);
   std::uint64_t row = header.item_bytes;
   for (int d = 0; d < magic[3]; ++d) {
@@ -64,6 +69,12 @@ IdxHeader read_header(GzipReader& reader) {
     const std::uint64_t dim = (std::uint64_t{b[0]} << 24) | (std::uint64_t{b[1]} << 16) | (std::uint64_t{b[2]} << 8) | b[3];
     header.dims.push_back(static_cast<std::int64_t>(dim));
     if (d > 0) {
+      // An item of zero size holds no data, and a loop over up to 2^32 empty items would spin
+      // for minutes on a 12-byte file.
+      if (dim == 0) {
+        throw Error::data(path, "dimension " + std::to_string(d) + " is 0: the items are empty",
+                          "an IDX file of images or labels");
+      }
       row *= dim;  // at most 2^32 per factor; refuse rows over 1 GiB before it can overflow
       if (row > (std::uint64_t{1} << 30)) throw Error::data(path, "IDX item larger than 1 GiB", "an IDX file of images or labels");
     }
@@ -79,10 +90,20 @@ void to_little_endian(std::vector<unsigned char>& row, std::size_t item) {
                                                                           row.begin() + static_cast<std::ptrdiff_t>(i + item));
 }
 
+// Reads item `index` into row (resized to header.row_bytes). The buffer grows only as data
+// arrives (doubling from 1 MiB): a header may declare items of up to 1 GiB, and a short or
+// lying file must not cost that much memory before it is found out.
 void read_row(GzipReader& reader, std::vector<unsigned char>& row, const IdxHeader& header, std::int64_t index) {
-  if (reader.read(row.data(), row.size()) != row.size()) {
-    throw Error::data(reader.path(), "truncated: the header declares " + std::to_string(header.dims[0]) +
-                      " items but the data ends in item " + std::to_string(index));
+  constexpr std::size_t kFirstChunk = std::size_t{1} << 20;
+  std::size_t done = 0;
+  while (done < header.row_bytes) {
+    const std::size_t want = std::min(header.row_bytes - done, std::max(done, kFirstChunk));
+    if (row.size() < done + want) row.resize(done + want);
+    if (reader.read(row.data() + done, want) != want) {
+      throw Error::data(reader.path(), "truncated: the header declares " + std::to_string(header.dims[0]) +
+                        " items but the data ends in item " + std::to_string(index));
+    }
+    done += want;
   }
   to_little_endian(row, header.item_bytes);
 }
@@ -127,7 +148,7 @@ ImportSummary import_idx(const ImportOptions& options) {
   std::vector<std::int64_t> y_row_shape;
   if (labels) y_row_shape.assign(y_header.dims.begin() + 1, y_header.dims.end());
   OutputSet outputs(options, rows, x_header.dtype, x_row_shape, labels != nullptr, y_header.dtype, y_row_shape);
-  std::vector<unsigned char> x_row(x_header.row_bytes), y_row(labels ? y_header.row_bytes : 0);
+  std::vector<unsigned char> x_row, y_row;  // sized by read_row as the data arrives
   for (std::int64_t r = 0; r < rows; ++r) {
     read_row(images, x_row, x_header, r);
     if (labels) read_row(*labels, y_row, y_header, r);

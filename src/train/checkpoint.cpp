@@ -63,6 +63,7 @@ class Reader {
   Reader(const std::string& bytes, std::string path) : data_(bytes), path_(std::move(path)) {}
   void bytes(void* out, std::size_t n) {
     if (n > data_.size() - pos_) throw Error::data(path_, "checkpoint is truncated");
+    if (n == 0) return;  // an empty vector's data() may be null, and memcpy(null, ..., 0) is UB
     std::memcpy(out, data_.data() + pos_, n);
     pos_ += n;
   }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of tests/fuzz/ with Debian's clang-14 (ASan + UBSan) in
+# build-fuzz/ and runs each for SECONDS (default 60) on a copy of its committed seed corpus.
+#
+#   scripts/fuzz.sh [--merge] [SECONDS] [TARGET...]     e.g. scripts/fuzz.sh 60
+#                                                            scripts/fuzz.sh 600 import
+# TARGET is a tests/fuzz/<name>_fuzz.cpp, given as <name> or <name>_fuzz; its seeds are in
+# tests/fuzz/corpus/<name>/.
+#
+# Prints one line per target (executions, coverage, result) and exits non-zero on any crash,
+# leak, timeout or out-of-memory, with the input kept under build-fuzz/crashes/ (reproduce
+# with: build-fuzz/<target> build-fuzz/crashes/<file>). The committed corpus never changes
+# unless --merge is given: then the inputs of this run that add coverage are minimised into
+# tests/fuzz/corpus/<target>/. Environment: FUZZ_JOBS (build parallelism, default nproc).
+# See docs/fuzzing.md.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="$root/build-fuzz"
+merge=0
+if [ "${1:-}" = "--merge" ]; then merge=1; shift; fi
+seconds="${1:-60}"
+case "$seconds" in ''|*[!0-9]*) echo "usage: scripts/fuzz.sh [--merge] [SECONDS] [TARGET...]" >&2; exit 2;; esac
+shift || true
+all_targets=()
+for f in "$root"/tests/fuzz/*_fuzz.cpp; do all_targets+=("$(basename "$f" .cpp)"); done
+targets=()
+for t in "$@"; do targets+=("${t%_fuzz}_fuzz"); done
+[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
+for t in "${targets[@]}"; do
+  [ -f "$root/tests/fuzz/$t.cpp" ] || { echo "unknown target '${t%_fuzz}' (one of: ${all_targets[*]%_fuzz})" >&2; exit 2; }
+done
+
+# clang-14 with its libFuzzer/sanitizer runtimes and libomp, plus the project's libraries.
+packages=(clang-14 libclang-rt-14-dev libomp-14-dev g++ make cmake pkg-config libeigen3-dev
+          libspdlog-dev nlohmann-json3-dev zlib1g-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S "$root/tests/fuzz" -B "$build" -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
+cmake --build "$build" -j"${FUZZ_JOBS:-$(nproc)}" --target "${targets[@]}"
+
+mkdir -p "$build/crashes" "$build/logs"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+failed=0
+for t in "${targets[@]}"; do
+  seeds="$root/tests/fuzz/corpus/${t%_fuzz}"
+  work="$build/corpus/$t"
+  log="$build/logs/$t.log"
+  rm -rf "$work"
+  mkdir -p "$work"
+  [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/
+  status=0
+  "$build/$t" "$work" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$build/crashes/$t-" -print_final_stats=1 >"$log" 2>&1 || status=$?
+  runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)"
+  cov="$(grep -o 'cov: [0-9]*' "$log" | tail -n1 | cut -d' ' -f2)"
+  ft="$(grep -o 'ft: [0-9]*' "$log" | tail -n1 | cut -d' ' -f2)"
+  if [ "$status" -eq 0 ]; then
+    result="ok"
+  else
+    failed=1
+    artifact="$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n1)"
+    kind="$(grep -o -m1 -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer|UndefinedBehaviorSanitizer)[^(]*|runtime error: .*|deadly signal|timeout after [0-9]+ seconds|out-of-memory' "$log" | head -n1)"
+    result="FAILED (exit $status: ${kind:-see log}) input: ${artifact:-none} log: $log"
+  fi
+  printf '%-18s %5ss  runs %-10s cov %-6s ft %-6s %s\n' "$t" "$seconds" "${runs:-?}" "${cov:-?}" "${ft:-?}" "$result"
+  if [ "$merge" -eq 1 ] && [ "$status" -eq 0 ]; then
+    mkdir -p "$seeds"
+    "$build/$t" -merge=1 -timeout=10 -rss_limit_mb=2048 "$seeds" "$work" >"$build/logs/$t.merge.log" 2>&1
+    echo "  merged into tests/fuzz/corpus/${t%_fuzz}: $(ls "$seeds" | wc -l) files, $(du -sh "$seeds" | cut -f1)"
+  fi
+done
+exit "$failed"
