@@ -151,6 +151,9 @@ void interrupt_and_resume(int sig) {
                "--checkpoint", ckpt},
               tmp.file("interrupted.log"));
   const json first = wait_for_epochs(child, tmp.file("m.jsonl"), 1);
+  // The metrics line comes before the epoch's checkpoint (fsync, slow on some disks): wait for
+  // the checkpoint too, so the signal cannot land at the epoch boundary.
+  for (int i = 0; i < 60000 && !fs::exists(ckpt); ++i) std::this_thread::sleep_for(1ms);
   // A quarter of an epoch into epoch 2.
   std::this_thread::sleep_for(std::chrono::duration<double>(first.at("seconds").get<double>() / 4));
   child.signal(sig);

@@ -349,7 +349,9 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     ck.epoch_seconds = 0;
     save(epoch + 1, 0);
     if (InterruptGuard::pending() != 0) {
-      throw Error::interrupted("fit", "interrupted at the end of epoch " + std::to_string(epoch + 1) +
+      throw Error::interrupted("fit", std::string("interrupted by ") +
+                                          (InterruptGuard::pending() == SIGTERM ? "SIGTERM" : "SIGINT") +
+                                          " at the end of epoch " + std::to_string(epoch + 1) +
                                           (options.checkpoint_path.empty() ? "" : "; checkpoint written to " + options.checkpoint_path));
     }
     if (stop) break;
