@@ -1,5 +1,6 @@
 // trainer probe-batch: the budget, its source, the chosen batch, the breakdown and the trials.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -77,9 +78,11 @@ void add_probe_batch(CLI::App& app, const Globals& g, Action& action) {
       std::printf("eval batch   %lld\n", static_cast<long long>(s.choice.eval));
       std::printf("predicted    %s\n", format_bytes(s.predicted_peak).c_str());
       if (s.measured_peak > 0) std::printf("measured     %s\n", format_bytes(s.measured_peak).c_str());
-      std::printf("\n%-34s %14s\n", "breakdown", "bytes");
+      int name_width = 9;
+      for (const auto& item : s.breakdown) name_width = std::max(name_width, static_cast<int>(item.name.size()));
+      std::printf("\n%-*s %14s\n", name_width + 2, "breakdown", "bytes");
       for (const auto& item : s.breakdown) {
-        std::printf("  %-32s %14llu  %s\n", item.name.c_str(), static_cast<unsigned long long>(item.bytes),
+        std::printf("  %-*s %14llu  %s\n", name_width, item.name.c_str(), static_cast<unsigned long long>(item.bytes),
                     format_bytes(item.bytes).c_str());
       }
       if (!s.trials.empty()) {
