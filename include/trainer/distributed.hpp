@@ -57,7 +57,7 @@ class Communicator {
   friend int finish_distributed(int code);
   int rank_ = 0;
   int size_ = 1;
-  bool mpi_ = false;
+  [[maybe_unused]] bool mpi_ = false;  // unused in a build without MPI
 };
 
 // Starts MPI when this process was launched by mpirun (Open MPI's OMPI_COMM_WORLD_SIZE or
