@@ -59,6 +59,10 @@ def worker(a):
     train_y = np.load(os.path.join(d, "train_y.npy"), mmap_mode=mm)
     test_x = np.load(os.path.join(d, "test_x.npy"), mmap_mode=mm)
     test_y = np.load(os.path.join(d, "test_y.npy"), mmap_mode=mm)
+    # trainer import keeps IDX images as [N, 28, 28]; the model takes 784 values per sample
+    # (a reshape of a C-ordered memmap is a view, so the mmap mode stays memory-frugal).
+    train_x = train_x.reshape(train_x.shape[0], -1)
+    test_x = test_x.reshape(test_x.shape[0], -1)
     n, n_test = train_x.shape[0], test_x.shape[0]
     if in_memory:
         xtr = torch.from_numpy(np.asarray(train_x)).float().div_(255.0)
