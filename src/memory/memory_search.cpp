@@ -18,7 +18,7 @@ namespace trainer {
 namespace {
 
 // Evaluation gains little past this many rows per pass; the rest of the budget stays free.
-constexpr std::int64_t kMaxEvalBatch = 8192;
+constexpr std::int64_t kMaxEvalBatch = 1024;
 constexpr int kMaxTrials = 6;
 constexpr std::chrono::milliseconds kTrialTimeout{30000};
 // A cgroup charges the page cache of the mapped data files it reads. That cache is
@@ -60,7 +60,10 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   const Planner planner{net, shape, current_runtime_costs(threads, file_rows, budget.source.rfind("rlimit", 0) == 0)};
   const TrainingConfig& t = config.training;
   const std::int64_t n = std::max<std::int64_t>(n_train, 1);
-  const std::int64_t eval_cap = std::clamp<std::int64_t>(largest_eval_set, 1, kMaxEvalBatch);
+  // Evaluation batches reach kMaxEvalBatch, and never fall below the training micro-batch.
+  auto eval_cap = [&](std::int64_t micro) {
+    return std::clamp<std::int64_t>(largest_eval_set, 1, std::max(kMaxEvalBatch, micro));
+  };
 
   BatchSearch s;
   s.budget_bytes = budget.enforced ? budget.bytes : 0;
@@ -84,7 +87,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   const bool forced = t.micro_batch.kind == BatchSpec::Kind::fixed;
   if (forced) hi = std::min(hi, t.micro_batch.n);
 
-  auto bytes_at = [&](std::int64_t micro) { return planner.plan(micro, std::min(micro, eval_cap)).total(); };
+  auto bytes_at = [&](std::int64_t micro) { return planner.plan(micro, std::min(micro, eval_cap(micro))).total(); };
   std::int64_t micro = hi;
   if (budget.enforced) {
     const MemoryPlan at_one = planner.plan(1, 1);
@@ -100,7 +103,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
                           "a budget of at least " + std::to_string(needed_mib) + "M (--ram " + std::to_string(needed_mib) + "M)");
     }
     if (forced && bytes_at(hi) > plannable.bytes) {
-      const MemoryPlan p = planner.plan(hi, std::min(hi, eval_cap));
+      const MemoryPlan p = planner.plan(hi, std::min(hi, eval_cap(hi)));
       throw Error::budget("/training/micro_batch",
                           "a micro-batch of " + std::to_string(hi) + " needs " + format_bytes(p.total()) +
                               " but the budget (" + budget.source + ") is " + format_bytes(plannable.bytes) +
@@ -113,10 +116,10 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
 
   // Evaluation gets its own, larger batch from what the training plan leaves.
   auto eval_for = [&](std::int64_t m) {
-    const std::int64_t base = std::min(m, eval_cap);
-    if (!budget.enforced) return eval_cap;
+    const std::int64_t base = std::min(m, eval_cap(m));
+    if (!budget.enforced) return eval_cap(m);
     auto eval_bytes = [&](std::int64_t e) { return planner.plan(m, e).total(); };
-    return std::max(base, largest_fitting(base, eval_cap, eval_bytes, plannable.bytes));
+    return std::max(base, largest_fitting(base, eval_cap(m), eval_bytes, plannable.bytes));
   };
 
   std::int64_t eval = eval_for(micro);
