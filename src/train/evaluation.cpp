@@ -15,6 +15,10 @@ EvalResult evaluate_rows(Network& net, const RowSet& set, const InputTransform& 
                      staging.targets.empty() ? nullptr : staging.targets.data());
     BatchStats s = net.evaluate(staging.x.data(), staging.labels.empty() ? nullptr : staging.labels.data(),
                                 staging.targets.empty() ? nullptr : staging.targets.data(), count, nullptr);
+    // Rows are in file order: drop the chunk's file pages, as the prefetcher does while training,
+    // so an evaluation pass does not leave the data file resident.
+    set.data->x().release_rows(rows.front(), rows.back() + 1, true);
+    set.data->y().release_rows(rows.front(), rows.back() + 1, true);
     total.loss_sum += s.loss_sum;
     total.correct += s.correct;
     total.samples += count;
