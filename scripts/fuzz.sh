@@ -31,20 +31,10 @@ for t in "${targets[@]}"; do
   [ -f "$root/tests/fuzz/$t.cpp" ] || { echo "unknown target '${t%_fuzz}' (one of: ${all_targets[*]%_fuzz})" >&2; exit 2; }
 done
 
-# clang-14 with its libFuzzer/sanitizer runtimes and libomp, plus the project's libraries.
-packages=(clang-14 libclang-rt-14-dev libomp-14-dev g++ make cmake pkg-config libeigen3-dev
+# clang-14 with its libFuzzer/sanitizer runtimes, plus the project's libraries.
+packages=(clang-14 libclang-rt-14-dev g++ make cmake pkg-config libeigen3-dev
           libspdlog-dev nlohmann-json3-dev zlib1g-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "installing: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$root/scripts/install-packages.sh" "${packages[@]}"
 
 cmake -S "$root/tests/fuzz" -B "$build" -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
 cmake --build "$build" -j"${FUZZ_JOBS:-$(nproc)}" --target "${targets[@]}"

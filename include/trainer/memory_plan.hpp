@@ -1,8 +1,7 @@
 // The memory plan: every byte a run will hold, as named lines (the probe-batch breakdown),
-// and the binary search over a batch size against a budget. Pure arithmetic: the network and
-// the training loop supply the numbers (Network::plan_train/plan_eval for the workspace),
-// this file only adds, names and searches them. The same table sizes the arena, prints the
-// breakdown and answers the search, so the three cannot disagree.
+// and the binary search over a batch size against a budget. Pure arithmetic: the items come
+// from plan_storage() (run_plan.hpp: the exact storage the run carves) and the search's own
+// lines (GEMM stack scratch, thread stacks, baseline); this file only adds, names and searches.
 #pragma once
 
 #include <cstdint>
@@ -27,25 +26,6 @@ class MemoryPlan {
  private:
   std::vector<MemoryItem> items_;
 };
-
-// The numbers a training run's plan is built from. Float buffers are rounded up to 64 bytes
-// each, like the aligned arena carves them.
-struct TrainPlanInputs {
-  std::int64_t parameters = 0;        // P, floats in the flat parameter storage
-  int optimizer_slots = 0;            // k: state floats per parameter (SGD 0, momentum 1, Adam 2)
-  std::vector<MemoryItem> workspace;  // Network::plan_train(b): activations, scratch, masks
-  std::uint64_t staging_bytes = 0;    // input + label staging, already times the prefetch depth
-  std::uint64_t eval_bytes = 0;       // evaluation buffers (Network::plan_eval + outputs)
-  int threads = 1;                    // GEMM threads
-  std::uint64_t gemm_scratch_per_thread = 0;  // packing scratch of one GEMM thread
-  std::uint64_t baseline_bytes = 0;           // RssAnon measured at start-up
-};
-
-// Items, in order: parameters, gradients, optimizer_state (one line, k spans), the workspace
-// items as named by the network, staging, eval_buffers, gemm_scratch, runtime_baseline.
-MemoryPlan make_train_plan(const TrainPlanInputs& in);
-
-std::uint64_t align64(std::uint64_t bytes);
 
 // The largest b in [lo, hi] with bytes_for(b) <= budget, for bytes_for non-decreasing in b;
 // 0 when even lo does not fit (or lo > hi). Calls bytes_for O(log(hi - lo)) times.

@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/run_config.hpp"
+#include "trainer/epoch_metrics_json.hpp"
 #include "trainer/fit.hpp"
 
 namespace trainer::cli {
@@ -20,12 +21,7 @@ struct FitFlags {
 
 nlohmann::json summary_json(const FitSummary& s) {
   nlohmann::json epochs = nlohmann::json::array();
-  for (const auto& m : s.epochs) {
-    auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-    epochs.push_back({{"epoch", m.epoch}, {"train_loss", m.train_loss}, {"train_accuracy", opt(m.train_accuracy)},
-                      {"val_loss", opt(m.val_loss)}, {"val_accuracy", opt(m.val_accuracy)}, {"lr", m.lr},
-                      {"seconds", m.seconds}, {"samples_per_second", m.samples_per_second}});
-  }
+  for (const auto& m : s.epochs) epochs.push_back(to_json(m));
   auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
   return {{"epochs", epochs},
           {"test_loss", opt(s.test_loss)},

@@ -17,6 +17,7 @@
 #include "trainer/data_sets.hpp"
 #include "trainer/distributed.hpp"
 #include "trainer/error.hpp"
+#include "trainer/epoch_metrics_json.hpp"
 #include "trainer/evaluation.hpp"
 #include "trainer/interrupt.hpp"
 #include "trainer/log.hpp"
@@ -73,20 +74,6 @@ void check_export_folder(const std::string& dir) {
     throw Error::runtime(where, p.string() + " is not a folder", "a folder that exists or can be created");
   if (::access(p.c_str(), W_OK) != 0)
     throw Error::runtime(where, "folder " + p.string() + " is not writable", "a folder that exists or can be created");
-}
-
-nlohmann::json to_json(const EpochMetrics& m) {
-  auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-  return {{"epoch", m.epoch},
-          {"train_loss", m.train_loss},
-          {"train_accuracy", opt(m.train_accuracy)},
-          {"val_loss", opt(m.val_loss)},
-          {"val_accuracy", opt(m.val_accuracy)},
-          {"lr", m.lr},
-          {"seconds", m.seconds},
-          {"samples_per_second", m.samples_per_second},
-          {"batch_size", m.batch_size},
-          {"micro_batch", m.micro_batch}};
 }
 
 std::string epoch_line(const EpochMetrics& m, std::int64_t epochs) {
