@@ -1,6 +1,7 @@
 // Epoch orders and the validation split: deterministic, complete, and read-friendly.
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "../src/data/shuffle_rng.hpp"
@@ -53,6 +54,48 @@ TEST_CASE("order: shuffled batches read few 64-row blocks while the blocks thems
   std::int64_t far = 0;
   for (std::int64_t i = 0; i < 64; ++i) far += order[i] >= 64 * 4;
   CHECK(far > 0);
+}
+
+TEST_CASE("order: an epoch over all rows is epoch_order; over a subset it is a permutation of the subset", "[data]") {
+  const std::int64_t n = 64 * 50 + 17;
+  std::vector<std::int64_t> all(n), out(n);
+  for (std::int64_t i = 0; i < n; ++i) all[i] = i;
+  for (bool shuffle : {false, true}) {
+    trainer::epoch_rows_into(out, all, 11, 2, shuffle);
+    CHECK(out == epoch_order(n, 11, 2, shuffle));
+  }
+  const auto subset = trainer::validation_split(n, 0.1, 5).train;
+  std::vector<std::int64_t> order(subset.size()), again(subset.size());
+  trainer::epoch_rows_into(order, subset, 11, 2, false);
+  CHECK(order == subset);
+  trainer::epoch_rows_into(order, subset, 11, 2, true);
+  trainer::epoch_rows_into(again, subset, 11, 2, true);
+  CHECK(order == again);
+  CHECK(order != subset);
+  auto sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(sorted == subset);
+}
+
+TEST_CASE("order: over a subset, each 64-row block of the file is read within one window of 4 blocks", "[data]") {
+  // What lets the prefetcher release a file block's pages soon after it is read. Blocks of 64
+  // subset positions would straddle two file blocks, read at random points of the epoch.
+  const std::int64_t n = 64 * 400;
+  const auto subset = trainer::validation_split(n, 0.1, 5).train;
+  std::vector<std::int64_t> order(subset.size());
+  trainer::epoch_rows_into(order, subset, 3, 1, true);
+  std::map<std::int64_t, std::pair<std::size_t, std::size_t>> span;  // file block -> first, last position
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    auto [it, fresh] = span.try_emplace(order[i] / 64, i, i);
+    if (!fresh) it->second.second = i;
+  }
+  std::size_t widest = 0;
+  for (const auto& [block, range] : span) {
+    std::set<std::int64_t> seen;
+    for (std::size_t i = range.first; i <= range.second; ++i) seen.insert(order[i] / 64);
+    widest = std::max(widest, seen.size());
+  }
+  CHECK(widest <= 4);
 }
 
 TEST_CASE("order: validation_split is a fixed, seeded, disjoint, sorted slice", "[data]") {

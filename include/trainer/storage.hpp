@@ -33,6 +33,9 @@ class Storage {
   // Next region of `bytes` (rounded up to 64). Throws std::logic_error when the plan was short:
   // that is a bug in the plan, never a user error.
   std::span<std::byte> take(std::uint64_t bytes);
+  // Moves the carving point to `offset` (64-aligned, at most size()). Going back overlays the
+  // regions taken next on earlier ones: only for buffers that are never in use at the same time.
+  void seek(std::uint64_t offset);
   template <class T>
   std::span<T> take_array(std::uint64_t count) {
     auto raw = take(count * sizeof(T));

@@ -43,4 +43,11 @@ std::span<std::byte> Storage::take(std::uint64_t bytes) {
   return region;
 }
 
+void Storage::seek(std::uint64_t offset) {
+  if (offset > size_ || offset % kAlign != 0)
+    throw std::logic_error("storage seek to " + std::to_string(offset) + " outside the aligned block of " +
+                           std::to_string(size_) + " bytes");
+  used_ = offset;
+}
+
 }  // namespace trainer

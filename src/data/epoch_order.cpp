@@ -52,6 +52,49 @@ void epoch_order_into(std::span<std::int64_t> out, std::uint64_t seed, std::uint
   }
 }
 
+void epoch_rows_into(std::span<std::int64_t> out, std::span<const std::int64_t> rows, std::uint64_t seed,
+                     std::uint64_t epoch, bool shuffle) {
+  const auto n = static_cast<std::int64_t>(rows.size());
+  if (static_cast<std::int64_t>(out.size()) != n)
+    throw Error::runtime("epoch order", "output size differs from the number of rows");
+  bool all_rows = true;
+  for (std::int64_t i = 0; i < n && all_rows; ++i) all_rows = rows[static_cast<std::size_t>(i)] == i;
+  if (all_rows) return epoch_order_into(out, seed, epoch, shuffle);
+  if (!shuffle || n < 2) {
+    std::copy(rows.begin(), rows.end(), out.begin());
+    return;
+  }
+  // A subset (rows sorted, as a validation split leaves them): a block is the subset's rows inside
+  // one 64-row block of the file. Blocks of 64 subset positions would straddle two file blocks
+  // read far apart in the epoch, and the file block's pages could be released only after both.
+  const auto file_block = [&](std::int64_t i) { return rows[static_cast<std::size_t>(i)] / kBlockRows; };
+  std::int64_t blocks = 0;
+  for (std::int64_t i = 0; i < n; ++i) blocks += i == 0 || file_block(i) != file_block(i - 1);
+  // Block starts (positions in `rows`) live in the tail of `out`, as above: every block has at
+  // least one row, so expanding block k never writes over the start of a later block.
+  auto starts = out.subspan(static_cast<std::size_t>(n - blocks));
+  for (std::int64_t i = 0, b = 0; i < n; ++i)
+    if (i == 0 || file_block(i) != file_block(i - 1)) starts[static_cast<std::size_t>(b++)] = i;
+  ShuffleRng rng(seed, epoch);
+  for (std::int64_t b = blocks - 1; b > 0; --b)
+    std::swap(starts[static_cast<std::size_t>(b)], starts[rng.below(static_cast<std::uint64_t>(b + 1))]);
+  // Expand the blocks in shuffled order; every 4 blocks form a window whose rows are shuffled.
+  constexpr std::int64_t kWindowBlocks = kWindowRows / kBlockRows;
+  std::int64_t pos = 0, window_begin = 0;
+  for (std::int64_t k = 0; k < blocks; ++k) {
+    const std::int64_t start = starts[static_cast<std::size_t>(k)];
+    const std::int64_t block = file_block(start);
+    for (std::int64_t i = start; i < n && file_block(i) == block; ++i)
+      out[static_cast<std::size_t>(pos++)] = rows[static_cast<std::size_t>(i)];
+    if ((k + 1) % kWindowBlocks != 0 && k + 1 != blocks) continue;
+    for (std::int64_t i = pos - 1; i > window_begin; --i) {
+      const auto j = window_begin + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i - window_begin + 1)));
+      std::swap(out[static_cast<std::size_t>(i)], out[static_cast<std::size_t>(j)]);
+    }
+    window_begin = pos;
+  }
+}
+
 std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::uint64_t epoch, bool shuffle) {
   std::vector<std::int64_t> order(static_cast<std::size_t>(std::max<std::int64_t>(n, 0)));
   epoch_order_into(order, seed, epoch, shuffle);

@@ -239,9 +239,8 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     const double seconds_before = resumed_epoch ? resume->epoch_seconds : 0.0;
     const std::int64_t first_batch = epoch == start_epoch ? skip_batches : 0;
     const auto t0 = Clock::now();
-    // The epoch's order, as positions in the training rows, then as rows of the file.
-    epoch_order_into(st.order, config.training.seed, static_cast<std::uint64_t>(epoch), config.data.shuffle);
-    for (auto& position : st.order) position = data.train.rows[static_cast<std::size_t>(position)];
+    epoch_rows_into(st.order, data.train.rows, config.training.seed, static_cast<std::uint64_t>(epoch),
+                    config.data.shuffle);
     shard.start(st.order.subspan(static_cast<std::size_t>(first_batch * B)), B, batches.micro,
                      config.data.drop_remainder);
     log::Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs), n);

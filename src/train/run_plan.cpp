@@ -32,11 +32,15 @@ std::vector<MemoryItem> plan_storage(const Network& net, const RunShape& shape) 
   items.push_back({"parameters", align_up(p)});
   items.push_back({"gradients", align_up(p)});
   items.push_back({"optimizer state", align_up(p * static_cast<std::uint64_t>(shape.optimizer_state_per_param))});
-  items.push_back({"training workspace", Network::total(net.plan_train(shape.micro_batch))});
-  items.push_back({"evaluation workspace", Network::total(net.plan_eval(shape.eval_batch))});
-  items.push_back({"input staging (x" + std::to_string(kPrefetchDepth) + " prefetch)",
-                   slot_bytes(kPrefetchDepth * shape.micro_batch, shape)});
-  items.push_back({"evaluation staging", staging_bytes(shape.eval_batch, shape)});
+  // Evaluation runs between training steps, never during one, so its workspace and staging
+  // reuse the training workspace and the prefetcher's staging: only what exceeds them is extra.
+  const std::uint64_t train_bytes = Network::total(net.plan_train(shape.micro_batch));
+  const std::uint64_t input_bytes = slot_bytes(kPrefetchDepth * shape.micro_batch, shape);
+  const std::uint64_t eval_bytes = Network::total(net.plan_eval(shape.eval_batch)) + staging_bytes(shape.eval_batch, shape);
+  items.push_back({"training workspace", train_bytes});
+  items.push_back({"input staging (x" + std::to_string(kPrefetchDepth) + " prefetch)", input_bytes});
+  items.push_back({"evaluation beyond the training buffers it reuses",
+                   eval_bytes > train_bytes + input_bytes ? eval_bytes - train_bytes - input_bytes : 0});
   items.push_back({"sample order", align_up(static_cast<std::uint64_t>(shape.train_rows) * sizeof(std::int64_t))});
   return items;
 }
