@@ -93,25 +93,36 @@ def speed_table(out):
 
 
 def accuracy_table(out):
-    torch = [r for r in read_jsonl(os.path.join(out, "accuracy-torch.jsonl")) if "epoch" in r]
-    summary = {}
-    try:
-        with open(os.path.join(out, "accuracy-trainer.json")) as f:
-            summary = json.load(f)
-    except (OSError, ValueError):
-        pass
-    trainer_epochs = read_jsonl(os.path.join(out, "accuracy-trainer.jsonl"))
-    print("| epoch | trainer val_accuracy | PyTorch test accuracy |")
+    """Per-epoch test accuracy, mean over the seeds run (files accuracy-{trainer,torch}-s<seed>*)."""
+    seeds = sorted({int(f[len("accuracy-trainer-s"):-len(".jsonl")]) for f in os.listdir(out)
+                    if f.startswith("accuracy-trainer-s") and f.endswith(".jsonl")})
+    trainer_runs, torch_runs = [], []
+    for s in seeds:
+        trainer_runs.append([r.get("val_accuracy") for r in read_jsonl(os.path.join(out, f"accuracy-trainer-s{s}.jsonl"))])
+        torch_runs.append([r["test_accuracy"] for r in read_jsonl(os.path.join(out, f"accuracy-torch-s{s}.jsonl"))
+                           if "epoch" in r])
+
+    def column(runs, i):
+        vals = [r[i] for r in runs if i < len(r) and r[i] is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    print(f"test accuracy per epoch, B=256, Adam lr 1e-3, all 60000 training rows, mean of seeds {seeds}\n")
+    print("| epoch | trainer | PyTorch |")
     print("|---|---|---|")
-    n = max(len(torch), len(trainer_epochs))
+    n = max([len(r) for r in trainer_runs + torch_runs] or [0])
     for i in range(n):
-        tv = trainer_epochs[i].get("val_accuracy") if i < len(trainer_epochs) else None
-        pv = torch[i]["test_accuracy"] if i < len(torch) else None
-        print(f"| {i + 1} | {fmt(tv, '.4f')} | {fmt(pv, '.4f')} |")
-    ta = summary.get("test_accuracy")
-    pa = torch[-1]["test_accuracy"] if torch else None
-    print(f"\ntest accuracy after {n} epochs at B=256: trainer {fmt(ta, '.4f')}, PyTorch {fmt(pa, '.4f')}"
-          + (f" -> {'trainer >= PyTorch' if ta >= pa else 'trainer BELOW PyTorch'}" if ta and pa else ""))
+        print(f"| {i + 1} | {fmt(column(trainer_runs, i), '.4f')} | {fmt(column(torch_runs, i), '.4f')} |")
+    finals = {name: [r[-1] for r in runs if r and r[-1] is not None]
+              for name, runs in (("trainer", trainer_runs), ("PyTorch", torch_runs))}
+    print()
+    for name, vals in finals.items():
+        if vals:
+            print(f"{name}: final test accuracy mean {sum(vals) / len(vals):.4f} "
+                  f"(min {min(vals):.4f}, max {max(vals):.4f}, {len(vals)} seeds)")
+    t, p = finals["trainer"], finals["PyTorch"]
+    if t and p:
+        mt, mp = sum(t) / len(t), sum(p) / len(p)
+        print(f"-> {'trainer >= PyTorch' if mt >= mp else 'trainer BELOW PyTorch'} (means {mt:.4f} vs {mp:.4f})")
 
 
 def main():

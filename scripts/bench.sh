@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # trainer against PyTorch on Fashion-MNIST (issue 6), measured side by side in one run.
 #
-# Usage: scripts/bench.sh [--accuracy] [--batches "32 256 2048"] [--repeats N] [--gemm-rounds N]
+# Usage: scripts/bench.sh [--accuracy [--seeds "1 2 3"]] [--batches "32 256 2048"] [--repeats N] [--gemm-rounds N]
 #                         [--skip-gemm] [--skip-torch] [--out DIR]
-#   default     SGEMM peak (bench/gemm_compare.py), then for each batch size one epoch of
+#   default     SGEMM peak (bench/gemm_compare.py), one training step per layer size and batch
+#               (bench/step_bench.cpp, Google Benchmark; both skipped by --skip-gemm), then for each batch size one epoch of
 #               `trainer fit` (samples/s from --metrics, peak RSS from /usr/bin/time -v), then the
 #               PyTorch settings (bench/torch_mlp_bench.py picks the best per batch), then the table.
-#   --accuracy  10 epochs of configs/fashion-mnist-mlp.json at B=256 and the PyTorch equivalent;
-#               prints both test accuracies.
+#   --accuracy  10 epochs at B=256 of configs/fashion-mnist-mlp.json's model and optimizer, for
+#               each seed of --seeds (default "1 2 3"), and the PyTorch equivalent: both train on
+#               all 60000 training rows (the config's validation split is dropped, the test set is
+#               evaluated after every epoch) and the table compares mean test accuracies.
 # Installs what is missing (python3-torch, libopenblas-dev + both OpenBLAS builds, time), gets
 # Fashion-MNIST (scripts/get-fashion-mnist.sh), builds into build-bench/ (Release, -march=native).
 # Results and raw logs go to build-bench/bench-results/ (or --out).
@@ -22,16 +25,18 @@ gemm_rounds=3
 mode=speed
 skip_gemm=0
 skip_torch=0
+seeds="1 2 3"
 while [ $# -gt 0 ]; do
   case "$1" in
     --accuracy) mode=accuracy ;;
     --batches) batches="$2"; shift ;;
     --repeats) repeats="$2"; shift ;;
+    --seeds) seeds="$2"; shift ;;
     --gemm-rounds) gemm_rounds="$2"; shift ;;
     --skip-gemm) skip_gemm=1 ;;
     --skip-torch) skip_torch=1 ;;
     --out) out="$2"; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -42,12 +47,13 @@ py=/usr/bin/python3
 
 # --- packages -------------------------------------------------------------------------------
 packages=(g++ cmake libeigen3-dev libcli11-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev python3
-          python3-numpy python3-torch libopenblas-dev libopenblas0-pthread libopenblas0-openmp time)
+          python3-numpy python3-torch libopenblas-dev libopenblas0-pthread libopenblas0-openmp time
+          libbenchmark-dev)
 "$root/scripts/install-packages.sh" "${packages[@]}"
 
 # --- build ----------------------------------------------------------------------------------
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTRAINER_NATIVE=ON -DTRAINER_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" --target gemm_bench -j2 >/dev/null
+cmake --build "$build" --target gemm_bench step_bench -j2 >/dev/null
 # The trainer is built on its own so that a trainer that does not build yet still leaves the
 # PyTorch and GEMM columns (its own column then reads n/a). TRAINER=path overrides.
 trainer="${TRAINER:-$build/trainer}"
@@ -77,7 +83,7 @@ run_trainer() {  # run_trainer NAME EPOCHS BATCH [extra args...]
   shift 3
   rm -f "$out/$name.jsonl" "$out/$name.time"
   [ "$have_trainer" -eq 1 ] || return 0
-  if ! /usr/bin/time -v -o "$out/$name.time" "$trainer" fit --config "$config" --epochs "$epochs" \
+  if ! /usr/bin/time -v -o "$out/$name.time" "$trainer" fit --config "${run_config:-$config}" --epochs "$epochs" \
       --batch-size "$batch" --threads 2 --metrics "$out/$name.jsonl" "$@" \
       > "$out/$name.json" 2> "$out/$name.log"; then
     echo "bench.sh: trainer fit (B=$batch) failed; see $out/$name.log" >&2
@@ -86,13 +92,33 @@ run_trainer() {  # run_trainer NAME EPOCHS BATCH [extra args...]
 }
 
 if [ "$mode" = accuracy ]; then
-  echo "bench.sh: 10 epochs at B=256, trainer" >&2
-  run_trainer accuracy-trainer 10 256 --json
-  if [ "$skip_torch" -eq 0 ]; then
-    echo "bench.sh: 10 epochs at B=256, PyTorch (2 threads, OMP_WAIT_POLICY=PASSIVE, in memory)" >&2
-    "$py" "$root/bench/torch_mlp_bench.py" --data "$data" --epochs 10 --batches 256 \
-      --settings passive --modes memory > "$out/accuracy-torch.jsonl"
-  fi
+  for seed in $seeds; do
+    # The same rows for both: all 60000 for training, the test set after every epoch (as the
+    # PyTorch script does), the config's model, optimizer and schedule unchanged.
+    run_config="$out/accuracy-config-s$seed.json"
+    "$py" - "$config" "$run_config" "$seed" <<'PY'
+import json, os, sys
+src, dst, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = json.load(open(src))
+base = os.path.dirname(os.path.abspath(src))
+for part in ("train", "test"):
+    for k in ("x", "y"):
+        c["data"][part][k] = os.path.normpath(os.path.join(base, c["data"][part][k]))
+c["data"].pop("validation_split", None)
+c["data"]["validation"] = dict(c["data"]["test"])
+c["training"]["seed"] = seed
+c.pop("$schema", None)
+json.dump(c, open(dst, "w"), indent=1)
+PY
+    echo "bench.sh: 10 epochs at B=256, trainer, seed $seed" >&2
+    run_trainer "accuracy-trainer-s$seed" 10 256 --json
+    if [ "$skip_torch" -eq 0 ]; then
+      echo "bench.sh: 10 epochs at B=256, PyTorch (2 threads, OMP_WAIT_POLICY=PASSIVE, in memory), seed $seed" >&2
+      "$py" "$root/bench/torch_mlp_bench.py" --data "$data" --epochs 10 --batches 256 --seed "$seed" \
+        --settings passive --modes memory > "$out/accuracy-torch-s$seed.jsonl"
+    fi
+  done
+  unset run_config
   "$py" "$root/bench/bench_table.py" "$out" --accuracy | tee "$out/accuracy.md"
   exit 0
 fi
@@ -102,6 +128,13 @@ if [ "$skip_gemm" -eq 0 ]; then
   echo "bench.sh: SGEMM (Eigen / OpenBLAS, 1 and 2 threads), $gemm_rounds rounds" >&2
   "$py" "$root/bench/gemm_compare.py" --gemm-bench "$build/bench/gemm_bench" --rounds "$gemm_rounds" \
     --json "$out/gemm.json" --raw "$out/gemm-raw.jsonl" > "$out/gemm.md"
+fi
+
+# --- one training step per layer size (Google Benchmark) ---------------------------------------
+if [ "$skip_gemm" -eq 0 ]; then
+  echo "bench.sh: one training step per layer size and batch (bench/step_bench.cpp)" >&2
+  "$build/bench/step_bench" --benchmark_min_time=0.3 --benchmark_out="$out/step_bench.json" \
+    --benchmark_out_format=json > "$out/step_bench.txt"
 fi
 
 # --- trainer --------------------------------------------------------------------------------
