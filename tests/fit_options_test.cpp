@@ -79,3 +79,23 @@ TEST_CASE("a diverging run stops with exit code 5 naming the epoch and step and 
     CHECK_THAT(e.what(), Catch::Contains("epoch") && Catch::Contains("step") && Catch::Contains("/optimizer/lr"));
   }
 }
+
+TEST_CASE("without the epoch history a run keeps only its last epoch's metrics", "[fit]") {
+  // What keeps a long run's memory flat after epoch 1 when neither --json nor --report asks for
+  // every epoch (scripts/soak.sh). The weights do not depend on it.
+  TempDir tmp;
+  json cfg = base_config();
+  cfg["training"]["epochs"] = 7;
+  trainer::Config c = trainer::load_config_text(cfg.dump(), tmp.file("run.json"), tmp.path().string());
+  trainer::FitOptions all, last;
+  last.keep_epoch_history = false;
+  all.export_dir = tmp.file("all");
+  last.export_dir = tmp.file("last");
+  const trainer::FitSummary with = trainer::fit(c, all);
+  const trainer::FitSummary without = trainer::fit(c, last);
+  REQUIRE(with.epochs.size() == 7);
+  REQUIRE(without.epochs.size() == 1);
+  CHECK(without.epochs[0].epoch == 7);
+  CHECK(without.epochs[0].train_loss == with.epochs[6].train_loss);
+  CHECK(without.epochs[0].val_loss == with.epochs[6].val_loss);
+}

@@ -22,11 +22,14 @@ struct FitOptions {
   // Behave as if SIGINT arrived after this many optimizer steps: a deterministic stand-in for
   // the signal in tests of interrupt-and-resume.
   std::optional<std::int64_t> interrupt_after_steps;
+  // Keep every epoch's metrics in FitSummary::epochs (for --json and --report). Off, it holds
+  // only the last epoch, so a run of any length keeps the same memory after its first epoch.
+  bool keep_epoch_history = true;
 };
 
 
 struct FitSummary {
-  std::vector<EpochMetrics> epochs;
+  std::vector<EpochMetrics> epochs;  // every epoch, or only the last (FitOptions::keep_epoch_history)
   std::optional<double> test_loss;
   std::optional<double> test_accuracy;
   std::int64_t batch_size = 0;

@@ -57,7 +57,9 @@ void add_fit(CLI::App& app, const Globals& g, Action& action) {
       if (flags->epochs) config.training.epochs = *flags->epochs;
       if (!flags->batch_size.empty()) config.training.batch_size = parse_batch_flag(flags->batch_size, "--batch-size", true);
       if (!flags->micro_batch.empty()) config.training.micro_batch = parse_batch_flag(flags->micro_batch, "--micro-batch", false);
-      FitSummary s = fit(config, flags->options);
+      FitOptions options = flags->options;
+      options.keep_epoch_history = g.json || !options.report_path.empty();
+      FitSummary s = fit(config, options);
       if (g.json) std::cout << summary_json(s).dump() << std::endl;
       return 0;
     };

@@ -309,7 +309,10 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     m.samples_per_second = train_seconds > 0 ? static_cast<double>(samples) / train_seconds : 0.0;
     m.batch_size = B;
     m.micro_batch = batches.micro;
-    summary.epochs.push_back(m);
+    if (options.keep_epoch_history || summary.epochs.empty())
+      summary.epochs.push_back(m);
+    else
+      summary.epochs.back() = m;
     metrics.write(m);
     nlohmann::json fields = to_json(m);
     fields["event"] = "epoch";
