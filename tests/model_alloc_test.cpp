@@ -1,5 +1,6 @@
 // Zero heap allocations in the steady-state training step, proved with a process-wide
 // allocation counter (replaced operator new and interposed malloc, all threads).
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -101,9 +102,20 @@ TEST_CASE("steady-state train steps, optimizer steps and evaluation allocate not
 }
 
 TEST_CASE("GEMM packing fits the stack allowance, so it never falls back to the heap", "[model]") {
-  // dense_kernels.cpp sets EIGEN_STACK_ALLOCATION_LIMIT to 4 MiB per packed block; each block
-  // is at most half of this bound, and a thread's default stack is 8 MiB.
-  const auto bytes = trainer::gemm_stack_bytes_per_thread();
-  CHECK(bytes > 64 * 1024);
-  CHECK(bytes <= 4 * 1024 * 1024);
+  // Eigen puts a packed block on the heap (an allocation at every product) when it exceeds
+  // EIGEN_STACK_ALLOCATION_LIMIT; the tiling must keep both blocks of every tile below it, for
+  // any shape, and within a thread's default 8 MiB stack.
+  std::uint64_t largest = 0;
+  for (std::int64_t m : std::vector<std::int64_t>{1, 2, 31, 256, 2048, 65536, 1 << 24})
+    for (std::int64_t n : std::vector<std::int64_t>{1, 10, 256, 784, 4096, 1 << 20})
+      for (std::int64_t k : std::vector<std::int64_t>{1, 10, 784, 2048, 1 << 24})
+        for (int threads : {1, 2, 8}) {
+          const auto t = trainer::gemm_tiling(m, n, k, threads);
+          INFO(m << " x " << n << " x " << k << " on " << threads << " threads: tile " << t.tile_m << " x " << t.tile_n);
+          CHECK(t.tile_m >= 1);
+          CHECK(t.tile_n >= 1);
+          CHECK(t.packing_bytes <= trainer::kGemmStackLimit);
+          largest = std::max(largest, t.packing_bytes);
+        }
+  CHECK(largest > 64 * 1024);  // the bound is exercised by the large shapes
 }

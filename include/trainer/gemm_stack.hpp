@@ -3,11 +3,11 @@
 //
 // Eigen's sequential GEMM packs a kc x mc block of the left operand and a kc x nc block of the
 // right one into arrays on the stack of the thread running the product (computeProductBlockingSizes
-// picks kc, mc, nc from the cache sizes); the model cuts products into output tiles of at most
-// 256 x 256 (src/model/dense_kernels.cpp). Touched stack pages stay resident for the thread's
+// picks kc, mc, nc from the cache sizes); the model cuts products into output tiles and says how
+// (gemm_tiling in model.hpp, which also computes the packing). Touched stack pages stay resident for the thread's
 // life, so each thread holds the largest packing of any product it ran. Products Eigen does not
-// pack are free: a single row or column (GEMV) and tiny ones (rows + cols + depth < 20, computed
-// coefficient-wise). Products of fewer than 2^17 multiply-adds run on the calling thread only.
+// pack are free: a single row or column (GEMV) and tiny ones (computed coefficient-wise). Small
+// products run on the calling thread only.
 // Measured against RssAnon: docs/memory.md.
 #pragma once
 
@@ -16,9 +16,6 @@
 #include "trainer/model.hpp"
 
 namespace trainer {
-
-// Packing bytes of one tile product [m, n] with depth k (0 when Eigen does not pack it).
-std::uint64_t gemm_packing_bytes(std::int64_t m, std::int64_t n, std::int64_t k);
 
 struct GemmStacks {
   std::uint64_t caller = 0;  // the thread that calls train_micro_batch / evaluate

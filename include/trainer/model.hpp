@@ -112,8 +112,18 @@ class Network {
 // over OpenMP threads instead. Before the first call, the kernels use 1 thread.
 int set_compute_threads(int threads);
 
-// Upper bound of the stack bytes one compute thread uses for GEMM packing (the "per-thread
-// GEMM scratch" of a memory plan; it is not part of the workspaces).
-std::uint64_t gemm_stack_bytes_per_thread();
+// How the kernels run a product with output [m, n] and depth k on `threads` compute threads:
+// the largest output tile, how many threads share the tiles, and the stack bytes Eigen packs
+// one tile's operands into (0 when it does not pack). The memory plan's "GEMM scratch" is built
+// from this, so it follows any change of the tiling.
+struct GemmTiling {
+  std::int64_t tile_m = 0, tile_n = 0;
+  int threads = 1;
+  std::uint64_t packing_bytes = 0;
+};
+GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threads);
+
+// Packed blocks above this size would go to the heap (EIGEN_STACK_ALLOCATION_LIMIT in the kernels).
+inline constexpr std::uint64_t kGemmStackLimit = 4 * 1024 * 1024;
 
 }  // namespace trainer

@@ -3,11 +3,11 @@
 // Eigen's sequential GEMM packs its operands into blocks declared with
 // ei_declare_aligned_stack_constructed_variable: on the stack when they fit in
 // EIGEN_STACK_ALLOCATION_LIMIT, on the heap otherwise. Each product here is cut into output
-// tiles of at most kMaxTile x kMaxTile, which bounds those blocks to kMaxTile * kc scalars
-// each (kc <= ~600 from Eigen's cache heuristics), about 1.2 MB in total: well inside the
+// tiles of at most kTileM x kTileN, which bounds those blocks to (kTileM + kTileN) * kc scalars
+// (kc <= ~600 from Eigen's cache heuristics), about 1.2 MB in total: well inside the
 // limit below and inside a thread's default 8 MB stack. Tiles are dealt to our own compute
 // threads (compute_pool.hpp); Eigen itself stays sequential.
-#define EIGEN_STACK_ALLOCATION_LIMIT (4 * 1024 * 1024)
+#define EIGEN_STACK_ALLOCATION_LIMIT (4 * 1024 * 1024)  // = kGemmStackLimit (model.hpp)
 
 #include "eigen.hpp"
 #include <algorithm>
@@ -25,7 +25,8 @@ using MatView = Eigen::Map<RowMat<T>>;
 template <class T>
 using ConstMatView = Eigen::Map<const RowMat<T>>;
 
-constexpr Index kMaxTile = 256;  // largest side of a GEMM output tile
+// Largest output tile: rows x columns.
+constexpr Index kTileM = 256, kTileN = 256;
 // Products below this many multiply-adds run on the calling thread.
 constexpr double kParallelMinMacs = 1 << 17;
 
@@ -38,41 +39,52 @@ constexpr double kParallelMinMacs = 1 << 17;
 
 Index ceil_div(Index a, Index b) { return (a + b - 1) / b; }
 
+struct Tiling {
+  Index tm = 0, tn = 0, tiles_m = 0, tiles_n = 0;
+  int used = 1;  // threads that share the tiles
+};
+
+// Tiles of at most kTileM x kTileN, near-equal in size; along the larger side their count is a
+// multiple of the thread count so that round-robin dealing balances the work.
+Tiling plan_tiles(Index m, Index n, Index k, int threads) {
+  Tiling t;
+  if (m <= 0 || n <= 0) return t;
+  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  t.used = (threads > 1 && macs >= kParallelMinMacs) ? threads : 1;
+  t.tiles_m = ceil_div(m, kTileM);
+  t.tiles_n = ceil_div(n, kTileN);
+  if (t.used > 1) {
+    if (m >= n)
+      t.tiles_m = std::min(m, ceil_div(t.tiles_m, t.used) * t.used);
+    else
+      t.tiles_n = std::min(n, ceil_div(t.tiles_n, t.used) * t.used);
+  }
+  t.tm = ceil_div(m, t.tiles_m);
+  t.tn = ceil_div(n, t.tiles_n);
+  t.tiles_m = ceil_div(m, t.tm);
+  t.tiles_n = ceil_div(n, t.tn);
+  if (t.tiles_m * t.tiles_n == 1) t.used = 1;
+  return t;
+}
+
 // Calls tile(i0, mi, j0, nj) for tiles covering the [m, n] output of a product with depth k.
 template <class Tile>
 void run_tiled(Index m, Index n, Index k, Tile&& tile) {
-  if (m <= 0 || n <= 0) return;
-  const int threads = compute_threads();
-  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  const int used = (threads > 1 && macs >= kParallelMinMacs) ? threads : 1;
-  // Tiles of at most kMaxTile a side, near-equal in size; along the larger side their count
-  // is a multiple of the thread count so that round-robin dealing balances the work.
-  Index tiles_m = ceil_div(m, kMaxTile);
-  Index tiles_n = ceil_div(n, kMaxTile);
-  if (used > 1) {
-    if (m >= n)
-      tiles_m = std::min(m, ceil_div(tiles_m, used) * used);
-    else
-      tiles_n = std::min(n, ceil_div(tiles_n, used) * used);
-  }
-  const Index tm = ceil_div(m, tiles_m);
-  const Index tn = ceil_div(n, tiles_n);
-  tiles_m = ceil_div(m, tm);
-  tiles_n = ceil_div(n, tn);
-  const Index tiles = tiles_m * tiles_n;
-  auto run_one = [&](Index t) {
-    const Index i0 = (t / tiles_n) * tm;
-    const Index j0 = (t % tiles_n) * tn;
-    tile(i0, std::min(tm, m - i0), j0, std::min(tn, n - j0));
+  const Tiling t = plan_tiles(m, n, k, compute_threads());
+  const Index tiles = t.tiles_m * t.tiles_n;
+  auto run_one = [&](Index i) {
+    const Index i0 = (i / t.tiles_n) * t.tm;
+    const Index j0 = (i % t.tiles_n) * t.tn;
+    tile(i0, std::min(t.tm, m - i0), j0, std::min(t.tn, n - j0));
   };
-  if (used == 1 || tiles == 1) {
-    for (Index t = 0; t < tiles; ++t) run_one(t);
+  if (t.used == 1) {
+    for (Index i = 0; i < tiles; ++i) run_one(i);
     return;
   }
   auto deal = [&](int tid, int count) {
-    for (Index t = tid; t < tiles; t += count) run_one(t);
+    for (Index i = tid; i < tiles; i += count) run_one(i);
   };
-  run_on_threads(used, deal);
+  run_on_threads(t.used, deal);
 }
 
 }  // namespace
@@ -132,12 +144,23 @@ TRAINER_INSTANTIATE(double)
 
 namespace trainer {
 
-std::uint64_t gemm_stack_bytes_per_thread() {
-  // Eigen packs a kc x mc block of the left operand and a kc x nc block of the right one;
-  // tiles bound mc, nc <= kMaxTile, and kc does not grow past its value for a huge depth.
-  Eigen::Index kc = Eigen::Index(1) << 24, mc = model::kMaxTile, nc = model::kMaxTile;
+GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threads) {
+  const model::Tiling t = model::plan_tiles(m, n, k, threads);
+  GemmTiling g;
+  g.tile_m = t.tm;
+  g.tile_n = t.tn;
+  g.threads = t.used;
+  // Eigen's EIGEN_GEMM_TO_COEFFBASED_THRESHOLD: below it a product is evaluated lazily, and a
+  // single row or column is a GEMV; neither packs.
+  constexpr std::int64_t kCoeffBasedThreshold = 20;
+  if (t.tm <= 1 || t.tn <= 1 || k <= 0 || t.tm + t.tn + k < kCoeffBasedThreshold) return g;
+  // Outputs are row-major, which Eigen computes as the transposed column-major product: its
+  // blocking sees the tile's columns as rows and vice versa. It packs a kc x mc block of the
+  // left operand and a kc x nc block of the right one.
+  Eigen::Index kc = k, mc = t.tn, nc = t.tm;
   Eigen::internal::computeProductBlockingSizes<float, float, 1>(kc, mc, nc, Eigen::Index(1));
-  return static_cast<std::uint64_t>(kc * (mc + nc)) * sizeof(float);
+  g.packing_bytes = static_cast<std::uint64_t>(kc * (mc + nc)) * sizeof(float);
+  return g;
 }
 
 }  // namespace trainer
