@@ -272,21 +272,21 @@ TEST_CASE("in a 256 MiB cgroup, 1.25x the chosen micro-batch with --ram none is 
 }
 
 TEST_CASE("under RLIMIT_DATA of 256 MiB, fit --ram auto finishes with budget source rlimit_data",
-          "[budget][acceptance][rlimit]") {
+          "[budget][acceptance][rlimit][real-memory]") {
   fit_auto_fits(Jail::rlimit_data, nullptr);
 }
 
 TEST_CASE("under RLIMIT_DATA of 256 MiB, full-batch fit accumulates micro-batches and finishes",
-          "[budget][acceptance][rlimit]") {
+          "[budget][acceptance][rlimit][real-memory]") {
   fit_full_batch_accumulates(Jail::rlimit_data, nullptr);
 }
 
 TEST_CASE("under RLIMIT_DATA of 256 MiB, a forced micro-batch twice the chosen one is refused with exit 4",
-          "[budget][acceptance][rlimit]") {
+          "[budget][acceptance][rlimit][real-memory]") {
   twice_the_choice_is_refused(Jail::rlimit_data, nullptr);
 }
 
 TEST_CASE("under RLIMIT_DATA of 256 MiB, 1.25x the chosen micro-batch with --ram none fails",
-          "[budget][acceptance][rlimit]") {
+          "[budget][acceptance][rlimit][real-memory]") {
   more_than_the_choice_does_not_fit(Jail::rlimit_data, nullptr);
 }

@@ -1,6 +1,7 @@
-// Streaming a file through the Prefetcher keeps the mapped file's resident size (RssFile) flat:
+// Streaming a file through the Prefetcher keeps the mapped file's resident pages flat:
 // consumed pages are released. The file (128 MiB of real data pages) is several times the bound.
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -11,12 +12,21 @@
 
 namespace {
 
-std::int64_t rss_file_kib() {
-  std::ifstream status("/proc/self/status");
+// Resident KiB of the mappings of `path` (the data file alone: the process's RssFile would also
+// count the code pages a run faults in, which an instrumented binary has many of).
+std::int64_t mapped_rss_kib(const std::string& path) {
+  std::ifstream smaps("/proc/self/smaps");
   std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("RssFile:", 0) == 0) return std::stoll(line.substr(8));
-  return -1;
+  std::int64_t kib = 0;
+  bool in_file = false;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') < line.find(' ')) {
+      in_file = line.size() >= path.size() && line.compare(line.size() - path.size(), path.size(), path) == 0;
+    } else if (in_file && line.rfind("Rss:", 0) == 0) {
+      kib += std::stoll(line.substr(4));
+    }
+  }
+  return kib;
 }
 
 }  // namespace
@@ -38,8 +48,7 @@ TEST_CASE("prefetch: resident file pages stay flat while a 128 MiB file streams"
   std::vector<float> xs(2 * batch * width);
   std::vector<std::int32_t> ys(2 * batch);
   trainer::Prefetcher p(d, t, {xs, ys, {}}, batch, 2);
-  const std::int64_t base = rss_file_kib();
-  REQUIRE(base >= 0);
+  const std::int64_t base = mapped_rss_kib(x);
   // The third pass reads the training part of a validation split, the way fit does.
   std::vector<std::int64_t> all(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) all[static_cast<std::size_t>(i)] = i;
@@ -55,12 +64,16 @@ TEST_CASE("prefetch: resident file pages stay flat while a 128 MiB file streams"
     while (auto b = p.next()) {
       checksum += b->x[0];
       rows += b->n;
-      peak = std::max(peak, rss_file_kib() - base);
+      peak = std::max(peak, mapped_rss_kib(x) - base);
     }
-    INFO("shuffle " << shuffle << ", " << expected << " of " << n << " rows: RssFile grew by at most " << peak
+    INFO("shuffle " << shuffle << ", " << expected << " of " << n << " rows: the file's resident pages grew by at most " << peak
                      << " KiB over " << rows << " rows");
     CHECK(rows == expected);
     CHECK(checksum > 0);
-    CHECK(peak < 16 * 1024);  // the file is 128 MiB; without release the peak is ~128 MiB
+    // The file is 128 MiB: without release the peak is ~128 MiB (96 MiB for the subset when its
+    // order ignored the file's blocks). The peak moves in 2 MiB steps (the kernel maps file pages
+    // in folios of up to 2 MiB); measured: 0-8 MiB in the Release build, up to 18 MiB under ASan.
+    // Every pass ends with none of the file resident.
+    CHECK(peak < 32 * 1024);
   }
 }

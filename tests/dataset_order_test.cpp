@@ -56,7 +56,7 @@ TEST_CASE("order: shuffled batches read few 64-row blocks while the blocks thems
   CHECK(far > 0);
 }
 
-TEST_CASE("order: an epoch over all rows is epoch_order; over a subset it is a permutation of the subset", "[data]") {
+TEST_CASE("order: an epoch over all rows is epoch_order, over a subset a permutation of the subset", "[data]") {
   const std::int64_t n = 64 * 50 + 17;
   std::vector<std::int64_t> all(n), out(n);
   for (std::int64_t i = 0; i < n; ++i) all[i] = i;

@@ -75,8 +75,9 @@ TEST_CASE("prefetch: an epoch can be abandoned by starting another", "[data]") {
   trainer::InputTransform t;
   std::vector<float> xs(2 * 50 * 3);
   std::vector<std::int32_t> labels(2 * 50);
-  Prefetcher p(d, t, {xs, labels, {}}, 50, 2);
+  // The order outlives the prefetcher: its thread may still be reading it until destruction.
   auto order = trainer::epoch_order(500, 1, 0, false);
+  Prefetcher p(d, t, {xs, labels, {}}, 50, 2);
   p.start(order, 50);
   REQUIRE(p.next().has_value());
   p.start(order, 25);
@@ -92,8 +93,8 @@ TEST_CASE("prefetch: a data error in the producer thread is rethrown by next()",
   trainer::InputTransform t;
   std::vector<float> xs(2 * 32 * 2);
   std::vector<std::int32_t> labels(2 * 32);
-  Prefetcher p(d, t, {xs, labels, {}}, 32, 2);
   auto order = trainer::epoch_order(300, 1, 0, false);
+  Prefetcher p(d, t, {xs, labels, {}}, 32, 2);
   p.start(order, 32);
   std::int64_t good = 0;
   try {

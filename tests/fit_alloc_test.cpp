@@ -48,7 +48,7 @@ std::int64_t allocations_of_fit(std::int64_t rows, const trainer::test::TempDir&
 
 }  // namespace
 
-TEST_CASE("fit makes no heap allocation per step: 4x the steps, the same allocations", "[fit][alloc]") {
+TEST_CASE("fit makes no heap allocation per step: 4x the steps, the same allocations", "[fit][alloc][real-memory]") {
   if (!alloc_counter::available()) {
     WARN("allocation counting is unavailable in this build (sanitizers own malloc): test skipped");
     return;

@@ -102,8 +102,8 @@ TEST_CASE("an IDX file with a zero item dimension is refused at once, naming the
 // import allocate and zero 1 GiB (2 GiB with a labels file) before reading a byte of data.
 // The row buffer now grows as the data arrives. Checked in a child whose address space may
 // grow by only 256 MiB: the lying file must be refused as truncated, not run out of memory.
-TEST_CASE("an IDX header declaring a 1 GiB item costs no such memory when the data is missing", "[fuzz][import]") {
-#if defined(__SANITIZE_ADDRESS__)
+TEST_CASE("an IDX header declaring a 1 GiB item costs no such memory when the data is missing", "[fuzz][import][real-memory]") {
+#if defined(TRAINER_SANITIZED)
   WARN("skipped: AddressSanitizer reserves address space, so RLIMIT_AS cannot measure the import");
   return;
 #endif

@@ -55,7 +55,7 @@ struct Case {
 
 }  // namespace
 
-TEST_CASE("the plan predicts the measured peak of real training steps within 10%", "[memory][plan-accuracy]") {
+TEST_CASE("the plan predicts the measured peak of real training steps within 10%", "[memory][plan-accuracy][real-memory]") {
   const std::vector<Case> cases = {
       {8, {4}, 2, {1, 64, 4096}},
       {64, {128}, 10, {1, 256, 4096}},

@@ -31,7 +31,7 @@ trainer::ModelConfig mlp_784_512_256_10() {
 
 }  // namespace
 
-TEST_CASE("the allocation counter sees new, malloc and allocations on OpenMP worker threads", "[model]") {
+TEST_CASE("the allocation counter sees new, malloc and allocations on OpenMP worker threads", "[model][real-memory]") {
   if (!alloc_counter::available()) {
     WARN("allocation counting is unavailable under AddressSanitizer");
     return;
@@ -61,7 +61,7 @@ TEST_CASE("the allocation counter sees new, malloc and allocations on OpenMP wor
   std::free(g_escape_raw);
 }
 
-TEST_CASE("steady-state train steps, optimizer steps and evaluation allocate nothing", "[model]") {
+TEST_CASE("steady-state train steps, optimizer steps and evaluation allocate nothing", "[model][real-memory]") {
   if (!alloc_counter::available()) {
     WARN("allocation counting is unavailable under AddressSanitizer");
     return;

@@ -23,7 +23,7 @@ void touch(std::vector<char>& block) {
 }
 }  // namespace
 
-TEST_CASE("a trial that stays below its limit fits and reports a plausible peak", "[trial]") {
+TEST_CASE("a trial that stays below its limit fits and reports a plausible peak", "[trial][real-memory]") {
   TrialResult r = run_trial(1024 * MiB, 10s, [] {
     std::vector<char> block(64 * MiB);
     touch(block);
@@ -43,7 +43,7 @@ TEST_CASE("a trial that stays below its limit fits and reports a plausible peak"
   CHECK(r.vm_data > 0);
 }
 
-TEST_CASE("a trial that allocates beyond its limit does not fit", "[trial]") {
+TEST_CASE("a trial that allocates beyond its limit does not fit", "[trial][real-memory]") {
   TrialResult r = run_trial(256 * MiB, 10s, [] {
     std::vector<char> block(1024 * MiB);
     touch(block);
@@ -56,14 +56,14 @@ TEST_CASE("a trial that allocates beyond its limit does not fit", "[trial]") {
   CHECK(r.peak_anon < 256 * MiB);
 }
 
-TEST_CASE("a trial that throws trainer::Error fails with its exit code and message", "[trial]") {
+TEST_CASE("a trial that throws trainer::Error fails with its exit code and message", "[trial][real-memory]") {
   TrialResult r = run_trial(512 * MiB, 10s, [] { throw Error::data("x.npy", "bad magic"); });
   CHECK_FALSE(r.fits);
   CHECK(r.exit_code == 3);
   CHECK(r.reason == "x.npy: bad magic");
 }
 
-TEST_CASE("a trial that never answers is killed within its timeout", "[trial]") {
+TEST_CASE("a trial that never answers is killed within its timeout", "[trial][real-memory]") {
   TrialResult r = run_trial(512 * MiB, 300ms, [] {
     volatile unsigned spin = 0;
     for (;;) spin = spin + 1;
@@ -76,7 +76,7 @@ TEST_CASE("a trial that never answers is killed within its timeout", "[trial]") 
   CHECK(r.elapsed_ms < 2000);
 }
 
-TEST_CASE("a trial that segfaults does not fit and names the signal", "[trial]") {
+TEST_CASE("a trial that segfaults does not fit and names the signal", "[trial][real-memory]") {
   TrialResult r = run_trial(512 * MiB, 10s, [] { std::raise(SIGSEGV); });
   CHECK_FALSE(r.fits);
   CHECK_FALSE(r.timed_out);
@@ -84,14 +84,14 @@ TEST_CASE("a trial that segfaults does not fit and names the signal", "[trial]")
   CHECK_THAT(r.reason, Catch::Contains("SIGSEGV"));
 }
 
-TEST_CASE("a trial that exits on its own without a report does not fit", "[trial]") {
+TEST_CASE("a trial that exits on its own without a report does not fit", "[trial][real-memory]") {
   TrialResult r = run_trial(512 * MiB, 10s, [] { _exit(0); });
   CHECK_FALSE(r.fits);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.reason, Catch::Contains("without a report"));
 }
 
-TEST_CASE("a trial does not write the parent's buffered output twice", "[trial]") {
+TEST_CASE("a trial does not write the parent's buffered output twice", "[trial][real-memory]") {
   const std::string path = "/tmp/trainer-trial-stdio-" + std::to_string(getpid());
   std::FILE* f = std::fopen(path.c_str(), "w");
   REQUIRE(f);
@@ -106,7 +106,7 @@ TEST_CASE("a trial does not write the parent's buffered output twice", "[trial]"
 }
 
 TEST_CASE("a trial under a lower inherited hard data limit is clamped to it, not refused",
-          "[trial]") {
+          "[trial][real-memory]") {
   TrialResult outer = run_trial(512 * MiB, 20s, [] {
     // Without CAP_SYS_RESOURCE a hard limit cannot be raised: shed root's capabilities.
     if (geteuid() == 0 && setuid(65534) != 0) throw Error::runtime("setuid", std::strerror(errno));

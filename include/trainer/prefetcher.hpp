@@ -62,7 +62,8 @@ class Prefetcher {
 
   // Begins an epoch over `order` (row indices, e.g. from epoch_order) in batches of `batch`
   // samples (1 <= batch <= max_batch); drop_remainder skips a last partial batch. Abandons an
-  // epoch in progress. Allocates nothing.
+  // epoch in progress. Allocates nothing. `order` is read by the prefetcher's thread: it must
+  // stay valid until the next start() or the destructor has returned.
   void start(std::span<const std::int64_t> order, std::int64_t batch, bool drop_remainder = false);
 
   // The same for gradient accumulation: effective batches of `batch` samples (any size), each

@@ -70,6 +70,7 @@ void gather_rows(const NpyHeader& h, const std::uint8_t* data, std::span<const s
   const bool swap = needs_swap(h);
   const std::uint64_t item = h.item_size;
   const auto w = static_cast<std::size_t>(width);
+  if (w == 0) return;  // rows of no values (shape [K, 0]): nothing to read, and no data pointer
   if (!h.fortran_order || h.shape.size() <= 1) {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const std::uint8_t* src = data + static_cast<std::uint64_t>(rows[i]) * w * item;
