@@ -69,9 +69,9 @@ void epoch_order_into(std::span<std::int64_t> out, std::uint64_t seed, std::uint
                       bool shuffle);
 
 // The epoch over `rows` (sorted file rows, e.g. the training part of a validation split), written
-// as file rows. All rows: exactly epoch_order_into mapped through `rows`. A subset: blocks are the
-// subset's rows inside one 64-row block of the file, so each file block is read within one window
-// (which is what lets the prefetcher release its pages soon after). out.size() == rows.size().
+// as file rows; over all rows it is epoch_order_into. Blocks are the rows inside one 64-row block
+// of the file, so each file block is read within one window (which is what lets the prefetcher
+// release its pages soon after). out.size() == rows.size().
 void epoch_rows_into(std::span<std::int64_t> out, std::span<const std::int64_t> rows, std::uint64_t seed,
                      std::uint64_t epoch, bool shuffle);
 

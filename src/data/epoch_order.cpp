@@ -12,80 +12,44 @@ namespace {
 using data_detail::ShuffleRng;
 
 // Rows move as blocks of consecutive rows, so a shuffled epoch still reads the file in runs
-// of whole pages; then rows are shuffled within windows of a few blocks.
+// of whole pages; then rows are shuffled within windows of a few blocks (block_order_into).
 constexpr std::int64_t kBlockRows = 64;
 constexpr std::int64_t kWindowRows = 4 * kBlockRows;
 constexpr std::uint64_t kSplitStream = 0xFFFFFFFFFFFFFFFFull;  // never an epoch number in practice
 
-}  // namespace
-
-void epoch_order_into(std::span<std::int64_t> out, std::uint64_t seed, std::uint64_t epoch, bool shuffle) {
+// The epoch over positions 0..n-1 whose file rows row_at(i) ascend. A block is the positions
+// whose rows lie in one 64-row block of the file (all 64 when every row is used; fewer for the
+// training part of a validation split), so a file block is always read within one window and
+// the prefetcher can release its pages right after. Blocks go in a uniformly random order; every
+// 4 consecutive blocks form a window whose rows are fully shuffled. Windows do not overlap: a
+// sliding window (or a shuffle buffer) carries stragglers arbitrarily far, each keeping its
+// block's pages resident.
+template <class RowAt>
+void block_order_into(std::span<std::int64_t> out, RowAt row_at, std::uint64_t seed, std::uint64_t epoch,
+                      bool shuffle) {
   const auto n = static_cast<std::int64_t>(out.size());
   if (!shuffle || n < 2) {
-    for (std::int64_t i = 0; i < n; ++i) out[static_cast<std::size_t>(i)] = i;
+    for (std::int64_t i = 0; i < n; ++i) out[static_cast<std::size_t>(i)] = row_at(i);
     return;
   }
-  ShuffleRng rng(seed, epoch);
-  const std::int64_t blocks = (n + kBlockRows - 1) / kBlockRows;
-  // The block permutation lives in the tail of `out` (no scratch): expanding block k writes only
-  // positions below n - blocks + k + 1, i.e. never over block ids not yet expanded.
-  auto block_ids = out.subspan(static_cast<std::size_t>(n - blocks));
-  for (std::int64_t b = 0; b < blocks; ++b) block_ids[static_cast<std::size_t>(b)] = b;
-  for (std::int64_t b = blocks - 1; b > 0; --b)
-    std::swap(block_ids[static_cast<std::size_t>(b)],
-              block_ids[rng.below(static_cast<std::uint64_t>(b + 1))]);
-  std::int64_t pos = 0;
-  for (std::int64_t k = 0; k < blocks; ++k) {
-    const std::int64_t block = block_ids[static_cast<std::size_t>(k)];
-    const std::int64_t begin = block * kBlockRows, end = std::min(n, begin + kBlockRows);
-    for (std::int64_t r = begin; r < end; ++r) out[static_cast<std::size_t>(pos++)] = r;
-  }
-  // Fisher-Yates within each group of kWindowRows consecutive positions. Groups do not overlap,
-  // so no row is carried past its group: each block is fully read within one window, which is
-  // what lets the prefetcher release it (a sliding window lets stragglers drift unboundedly).
-  for (std::int64_t group = 0; group < n; group += kWindowRows) {
-    const std::int64_t end = std::min(n, group + kWindowRows);
-    for (std::int64_t i = end - 1; i > group; --i) {
-      const auto j = group + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i - group + 1)));
-      std::swap(out[static_cast<std::size_t>(i)], out[static_cast<std::size_t>(j)]);
-    }
-  }
-}
-
-void epoch_rows_into(std::span<std::int64_t> out, std::span<const std::int64_t> rows, std::uint64_t seed,
-                     std::uint64_t epoch, bool shuffle) {
-  const auto n = static_cast<std::int64_t>(rows.size());
-  if (static_cast<std::int64_t>(out.size()) != n)
-    throw Error::runtime("epoch order", "output size differs from the number of rows");
-  bool all_rows = true;
-  for (std::int64_t i = 0; i < n && all_rows; ++i) all_rows = rows[static_cast<std::size_t>(i)] == i;
-  if (all_rows) return epoch_order_into(out, seed, epoch, shuffle);
-  if (!shuffle || n < 2) {
-    std::copy(rows.begin(), rows.end(), out.begin());
-    return;
-  }
-  // A subset (rows sorted, as a validation split leaves them): a block is the subset's rows inside
-  // one 64-row block of the file. Blocks of 64 subset positions would straddle two file blocks
-  // read far apart in the epoch, and the file block's pages could be released only after both.
-  const auto file_block = [&](std::int64_t i) { return rows[static_cast<std::size_t>(i)] / kBlockRows; };
+  const auto file_block = [&](std::int64_t i) { return row_at(i) / kBlockRows; };
+  const auto starts_block = [&](std::int64_t i) { return i == 0 || file_block(i) != file_block(i - 1); };
   std::int64_t blocks = 0;
-  for (std::int64_t i = 0; i < n; ++i) blocks += i == 0 || file_block(i) != file_block(i - 1);
-  // Block starts (positions in `rows`) live in the tail of `out`, as above: every block has at
-  // least one row, so expanding block k never writes over the start of a later block.
+  for (std::int64_t i = 0; i < n; ++i) blocks += starts_block(i);
+  // The blocks' first positions live in the tail of `out` (no scratch): every block has at least
+  // one row, so expanding block k writes only below n - blocks + k + 1, never over a later start.
   auto starts = out.subspan(static_cast<std::size_t>(n - blocks));
   for (std::int64_t i = 0, b = 0; i < n; ++i)
-    if (i == 0 || file_block(i) != file_block(i - 1)) starts[static_cast<std::size_t>(b++)] = i;
+    if (starts_block(i)) starts[static_cast<std::size_t>(b++)] = i;
   ShuffleRng rng(seed, epoch);
   for (std::int64_t b = blocks - 1; b > 0; --b)
     std::swap(starts[static_cast<std::size_t>(b)], starts[rng.below(static_cast<std::uint64_t>(b + 1))]);
-  // Expand the blocks in shuffled order; every 4 blocks form a window whose rows are shuffled.
   constexpr std::int64_t kWindowBlocks = kWindowRows / kBlockRows;
   std::int64_t pos = 0, window_begin = 0;
   for (std::int64_t k = 0; k < blocks; ++k) {
     const std::int64_t start = starts[static_cast<std::size_t>(k)];
     const std::int64_t block = file_block(start);
-    for (std::int64_t i = start; i < n && file_block(i) == block; ++i)
-      out[static_cast<std::size_t>(pos++)] = rows[static_cast<std::size_t>(i)];
+    for (std::int64_t i = start; i < n && file_block(i) == block; ++i) out[static_cast<std::size_t>(pos++)] = row_at(i);
     if ((k + 1) % kWindowBlocks != 0 && k + 1 != blocks) continue;
     for (std::int64_t i = pos - 1; i > window_begin; --i) {
       const auto j = window_begin + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i - window_begin + 1)));
@@ -93,6 +57,19 @@ void epoch_rows_into(std::span<std::int64_t> out, std::span<const std::int64_t> 
     }
     window_begin = pos;
   }
+}
+
+}  // namespace
+
+void epoch_order_into(std::span<std::int64_t> out, std::uint64_t seed, std::uint64_t epoch, bool shuffle) {
+  block_order_into(out, [](std::int64_t i) { return i; }, seed, epoch, shuffle);
+}
+
+void epoch_rows_into(std::span<std::int64_t> out, std::span<const std::int64_t> rows, std::uint64_t seed,
+                     std::uint64_t epoch, bool shuffle) {
+  if (out.size() != rows.size())
+    throw Error::runtime("epoch order", "output size differs from the number of rows");
+  block_order_into(out, [&](std::int64_t i) { return rows[static_cast<std::size_t>(i)]; }, seed, epoch, shuffle);
 }
 
 std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::uint64_t epoch, bool shuffle) {
