@@ -39,15 +39,6 @@ ImportOptions idx_options(const ScratchDir& dir, const std::string& images, cons
   return options;
 }
 
-Error import_error(const ImportOptions& options) {
-  try {
-    import_data(options);
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("no error");
-  return Error::runtime("", "");
-}
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -18,7 +19,21 @@
 #include <string>
 #include <vector>
 
+#include "trainer/error.hpp"
+#include "trainer/import.hpp"
+
 namespace import_test {
+
+// The error of an import expected to fail (the test fails if it succeeds).
+inline trainer::Error import_error(const trainer::ImportOptions& options) {
+  try {
+    (void)trainer::import_data(options);
+  } catch (const trainer::Error& e) {
+    return e;
+  }
+  FAIL("the import was accepted");
+  return trainer::Error::runtime("", "");
+}
 
 // A fresh folder under /tmp, removed with everything in it at scope exit.
 class ScratchDir {
