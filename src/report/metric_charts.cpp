@@ -37,6 +37,18 @@ svg::LineChart pair_chart(const std::vector<EpochRecord>& epochs, std::string ti
   return c;
 }
 
+// One series, with the y axis from zero up (learning rate, throughput).
+svg::LineChart single_chart(const std::vector<EpochRecord>& epochs, std::string title, std::string y_label,
+                            std::string key, std::string label, svg::SeriesStyle style, Field field) {
+  svg::LineChart c;
+  c.title = std::move(title);
+  c.x_label = "epoch";
+  c.y_label = std::move(y_label);
+  c.include_zero = true;
+  c.series.push_back(series(epochs, std::move(key), std::move(label), style, field));
+  return c;
+}
+
 }  // namespace
 
 svg::LineChart loss(const std::vector<EpochRecord>& epochs) {
@@ -54,25 +66,14 @@ std::optional<svg::LineChart> accuracy(const std::vector<EpochRecord>& epochs) {
 }
 
 svg::LineChart learning_rate(const std::vector<EpochRecord>& epochs) {
-  svg::LineChart c;
-  c.title = "Learning rate";
-  c.x_label = "epoch";
-  c.y_label = "learning rate";
-  c.include_zero = true;
-  c.series.push_back(series(epochs, "lr", "learning rate", svg::kLrStyle,
-                            [](const EpochRecord& e) -> std::optional<double> { return e.lr; }));
-  return c;
+  return single_chart(epochs, "Learning rate", "learning rate", "lr", "learning rate", svg::kLrStyle,
+                      [](const EpochRecord& e) -> std::optional<double> { return e.lr; });
 }
 
 svg::LineChart throughput(const std::vector<EpochRecord>& epochs) {
-  svg::LineChart c;
-  c.title = "Throughput";
-  c.x_label = "epoch";
-  c.y_label = "samples/s";
-  c.include_zero = true;
-  c.series.push_back(series(epochs, "samples_per_second", "training samples/s", svg::kThroughputStyle,
-                            [](const EpochRecord& e) -> std::optional<double> { return e.samples_per_second; }));
-  return c;
+  return single_chart(epochs, "Throughput", "samples/s", "samples_per_second", "training samples/s",
+                      svg::kThroughputStyle,
+                      [](const EpochRecord& e) -> std::optional<double> { return e.samples_per_second; });
 }
 
 }  // namespace trainer::report_charts
