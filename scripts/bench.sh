@@ -46,10 +46,8 @@ mkdir -p "$out"
 py=/usr/bin/python3
 
 # --- packages -------------------------------------------------------------------------------
-packages=(g++ cmake libeigen3-dev libcli11-dev libspdlog-dev nlohmann-json3-dev zlib1g-dev python3
-          python3-numpy python3-torch libopenblas-dev libopenblas0-pthread libopenblas0-openmp time
-          libbenchmark-dev)
-"$root/scripts/install-packages.sh" "${packages[@]}"
+"$root/scripts/install-packages.sh" --project python3-torch libopenblas-dev libopenblas0-pthread \
+  libopenblas0-openmp time libbenchmark-dev
 
 # --- build ----------------------------------------------------------------------------------
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTRAINER_NATIVE=ON -DTRAINER_BUILD_TESTS=OFF >/dev/null

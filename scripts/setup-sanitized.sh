@@ -11,10 +11,13 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-asan"
 
-"$root/scripts/install-packages.sh" clang-14 libclang-rt-14-dev g++ make cmake pkg-config \
-  libcli11-dev libeigen3-dev libspdlog-dev nlohmann-json3-dev catch2 zlib1g-dev libopenmpi-dev \
-  openmpi-bin python3 python3-numpy python3-jsonschema python3-sklearn
+"$root/scripts/install-packages.sh" --project clang-14 libclang-rt-14-dev
 
+# A tree configured with another compiler (an older build-asan/ was a GCC build) cannot be
+# switched in place: CMake drops its cache half-way. Start it again.
+if [ -f "$build/CMakeCache.txt" ] && ! grep -q '^CMAKE_CXX_COMPILER:[A-Z]*=.*clang++-14$' "$build/CMakeCache.txt"; then
+  rm -rf "$build"
+fi
 cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DTRAINER_SANITIZE=ON -DTRAINER_FUZZ=ON \
   -DTRAINER_NATIVE=OFF >/dev/null

@@ -31,10 +31,16 @@ part() {  # part NAME COMMAND...: runs one part, prints its time, remembers a fa
   echo "=== test.sh: $name took $((SECONDS - start)) s" >&2
 }
 
+suite() {  # suite BUILD_DIR [ctest args...]
+  local dir=$1
+  shift
+  (cd "$dir" && ctest --output-on-failure -j"$(nproc)" "$@")
+}
+
 set -e
 "$root/scripts/setup.sh" "$root/build"
 set +e
-part "suite (Release)" bash -c 'cd "$1" && shift && ctest --output-on-failure -j"$(nproc)" "$@"' _ "$root/build" "$@"
+part "suite (Release)" suite "$root/build" "$@"
 
 if [ "$sanitize" -eq 1 ] || [ -n "$fuzz_seconds" ]; then
   part "sanitized build" "$root/scripts/setup-sanitized.sh"
@@ -46,7 +52,7 @@ if [ "$sanitize" -eq 1 ]; then
   # Leaks are findings too; a UBSan report fails the test that caused it.
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-  part "suite (ASan+UBSan)" bash -c 'cd "$1" && shift && ctest --output-on-failure -j"$(nproc)" "$@"' _ "$root/build-asan" "$@"
+  part "suite (ASan+UBSan)" suite "$root/build-asan" "$@"
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then
