@@ -1,13 +1,15 @@
 // The stack bytes the network's GEMMs touch, per compute thread, for a given batch: the
 // "GEMM scratch" line of a memory plan.
 //
-// Eigen's sequential GEMM packs a kc x mc block of the left operand and a kc x nc block of the
-// right one into arrays on the stack of the thread running the product (computeProductBlockingSizes
-// picks kc, mc, nc from the cache sizes); the model cuts products into output tiles and says how
-// (gemm_tiling in model.hpp, which also computes the packing). Touched stack pages stay resident for the thread's
-// life, so each thread holds the largest packing of any product it ran. Products Eigen does not
-// pack are free: a single row or column (GEMV) and tiny ones (computed coefficient-wise). Small
-// products run on the calling thread only.
+// Both GEMM paths pack a tile's operands into arrays on the stack of the thread running the
+// product: the packed AVX-512 kernel (src/model/packed_gemm.hpp) a slice of depth <= 256 of
+// both, and Eigen's sequential GEMM a kc x mc block of the left operand and a kc x nc block of
+// the right one (computeProductBlockingSizes picks kc, mc, nc from the cache sizes). The model
+// cuts products into output tiles, picks the path and says how much each packs (gemm_tiling in
+// model.hpp). Touched stack pages stay resident for the thread's life, so each thread holds the
+// largest packing of any product it ran. Products Eigen does not pack are free: a single row
+// or column (GEMV) and tiny ones (computed coefficient-wise). Small products run on the calling
+// thread only.
 // Measured against RssAnon: docs/memory.md.
 #pragma once
 

@@ -1,5 +1,8 @@
 // GEMMs of dense layers over row-major arena buffers, without heap allocation.
 //
+// Single-precision products go to the AVX-512 kernel of packed_gemm.hpp where it measures faster
+// (use_packed below); the rest, and every double product (gradient checks), go to Eigen.
+//
 // Eigen's sequential GEMM packs its operands into blocks declared with
 // ei_declare_aligned_stack_constructed_variable: on the stack when they fit in
 // EIGEN_STACK_ALLOCATION_LIMIT, on the heap otherwise. Each product here is cut into output
@@ -11,9 +14,12 @@
 
 #include "eigen.hpp"
 #include <algorithm>
+#include <type_traits>
+#include <utility>
 
 #include "compute_pool.hpp"
 #include "kernels.hpp"
+#include "packed_gemm.hpp"
 
 namespace trainer::model {
 namespace {
@@ -38,6 +44,8 @@ constexpr double kParallelMinMacs = 1 << 17;
 }();
 
 Index ceil_div(Index a, Index b) { return (a + b - 1) / b; }
+
+static_assert(kTileM <= kPackedMaxTile && kTileN <= kPackedMaxTile);
 
 struct Tiling {
   Index tm = 0, tn = 0, tiles_m = 0, tiles_n = 0;
@@ -67,10 +75,18 @@ Tiling plan_tiles(Index m, Index n, Index k, int threads) {
   return t;
 }
 
+// Whether a float product with this tiling runs on the packed kernel. Measured per shape
+// against Eigen (bench/gemm_bench.cpp): the kernel computes whole 12x32 blocks, so narrow tiles
+// (a 10-class output layer) waste most of it, and a forward product transposes the weights
+// while packing, which pays off only over enough rows.
+bool use_packed(GemmProduct product, const Tiling& t, Index k) {
+  if (!packed_gemm_available() || t.tn < 32 || k < 16) return false;
+  return product != GemmProduct::forward || t.tm >= 128;
+}
+
 // Calls tile(i0, mi, j0, nj) for tiles covering the [m, n] output of a product with depth k.
 template <class Tile>
-void run_tiled(Index m, Index n, Index k, Tile&& tile) {
-  const Tiling t = plan_tiles(m, n, k, compute_threads());
+void run_tiled(const Tiling& t, Index m, Index n, Tile&& tile) {
   const Index tiles = t.tiles_m * t.tiles_n;
   auto run_one = [&](Index i) {
     const Index i0 = (i / t.tiles_n) * t.tm;
@@ -87,6 +103,27 @@ void run_tiled(Index m, Index n, Index k, Tile&& tile) {
   run_on_threads(t.used, deal);
 }
 
+
+// The product's tiling, and whether its float tiles run on the packed kernel.
+template <class T>
+std::pair<Tiling, bool> route(GemmProduct product, Index m, Index n, Index k) {
+  const Tiling t = plan_tiles(m, n, k, compute_threads());
+  return {t, std::is_same_v<T, float> && use_packed(product, t, k)};
+}
+
+// Runs c[mi, nj] (=|+=) a[mi, k] * b[k, nj] on the packed kernel (float only; the caller routes).
+template <class T>
+void packed_tile(Index mi, Index nj, Index k, MatrixOperand a, MatrixOperand b, T* c, Index ldc,
+                 bool accumulate) {
+  if constexpr (std::is_same_v<T, float>) packed_gemm_tile(mi, nj, k, a, b, c, ldc, accumulate);
+}
+
+template <class T>
+MatrixOperand operand(const T* data, Index row_stride, Index col_stride) {
+  if constexpr (std::is_same_v<T, float>) return {data, row_stride, col_stride};
+  return {};
+}
+
 }  // namespace
 
 template <class T>
@@ -95,8 +132,12 @@ void dense_forward(const T* x, const T* w, const T* bias, Activation f, T* z, T*
   const ConstMatView<T> X(x, m, k);
   const ConstMatView<T> W(w, n, k);
   MatView<T> Z(z, m, n);
-  run_tiled(m, n, k, [&](Index i0, Index mi, Index j0, Index nj) {
-    Z.block(i0, j0, mi, nj).noalias() = X.middleRows(i0, mi) * W.middleRows(j0, nj).transpose();
+  const auto [tiling, packed] = route<T>(GemmProduct::forward, m, n, k);
+  run_tiled(tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
+    if (packed)  // x rows times w rows: b(p, j) = w[j, p]
+      packed_tile(mi, nj, k, operand(x + i0 * k, k, 1), operand(w + j0 * k, 1, k), z + i0 * n + j0, n, false);
+    else
+      Z.block(i0, j0, mi, nj).noalias() = X.middleRows(i0, mi) * W.middleRows(j0, nj).transpose();
     const Index at = i0 * n + j0;
     bias_activation_tile(f, z + at, out + at, bias + j0, mi, nj, n, keep_z);
   });
@@ -107,8 +148,12 @@ void gemm_input_grad(const T* dz, const T* w, T* da, Index m, Index n, Index k) 
   const ConstMatView<T> DZ(dz, m, k);
   const ConstMatView<T> W(w, k, n);
   MatView<T> DA(da, m, n);
-  run_tiled(m, n, k, [&](Index i0, Index mi, Index j0, Index nj) {
-    DA.block(i0, j0, mi, nj).noalias() = DZ.middleRows(i0, mi) * W.middleCols(j0, nj);
+  const auto [tiling, packed] = route<T>(GemmProduct::input_grad, m, n, k);
+  run_tiled(tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
+    if (packed)
+      packed_tile(mi, nj, k, operand(dz + i0 * k, k, 1), operand(w + j0, n, 1), da + i0 * n + j0, n, false);
+    else
+      DA.block(i0, j0, mi, nj).noalias() = DZ.middleRows(i0, mi) * W.middleCols(j0, nj);
   });
 }
 
@@ -117,8 +162,12 @@ void gemm_weight_grad(const T* dz, const T* a, T* dw, Index m, Index n, Index b)
   const ConstMatView<T> DZ(dz, b, m);
   const ConstMatView<T> A(a, b, n);
   MatView<T> DW(dw, m, n);
-  run_tiled(m, n, b, [&](Index i0, Index mi, Index j0, Index nj) {
-    DW.block(i0, j0, mi, nj).noalias() += DZ.middleCols(i0, mi).transpose() * A.middleCols(j0, nj);
+  const auto [tiling, packed] = route<T>(GemmProduct::weight_grad, m, n, b);
+  run_tiled(tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
+    if (packed)  // dz columns as rows: a(i, p) = dz[p, i]
+      packed_tile(mi, nj, b, operand(dz + i0, 1, m), operand(a + j0, n, 1), dw + i0 * n + j0, n, true);
+    else
+      DW.block(i0, j0, mi, nj).noalias() += DZ.middleCols(i0, mi).transpose() * A.middleCols(j0, nj);
   });
 }
 
@@ -144,12 +193,17 @@ TRAINER_INSTANTIATE(double)
 
 namespace trainer {
 
-GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threads) {
+GemmTiling gemm_tiling(GemmProduct product, std::int64_t m, std::int64_t n, std::int64_t k, int threads) {
   const model::Tiling t = model::plan_tiles(m, n, k, threads);
   GemmTiling g;
   g.tile_m = t.tm;
   g.tile_n = t.tn;
   g.threads = t.used;
+  if (model::use_packed(product, t, k)) {
+    g.packed = true;
+    g.packing_bytes = model::packed_gemm_scratch_bytes(t.tm, t.tn, k);
+    return g;
+  }
   // Eigen's EIGEN_GEMM_TO_COEFFBASED_THRESHOLD: below it a product is evaluated lazily, and a
   // single row or column is a GEMV; neither packs.
   constexpr std::int64_t kCoeffBasedThreshold = 20;

@@ -1,0 +1,257 @@
+#include "packed_gemm.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+#if defined(__AVX512F__)
+// GCC 12 reports false -W(maybe-)uninitialized inside its own AVX-512 intrinsics (their
+// "undefined" pass-through operand); silenced for that header only, as in eigen.hpp.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
+
+namespace trainer::model {
+namespace {
+
+// Micro-tile: kMr output rows x kNr output columns (two 16-float registers per row).
+constexpr Index kMr = 12, kNr = 32;
+// Depth of one packed slice. A slice of kMr rows of the left operand (12 KiB) stays in L1
+// while the right operand's packed columns (up to 256 KiB) stream from L2.
+constexpr Index kMaxDepth = 256;
+
+Index round_up(Index v, Index to) { return (v + to - 1) / to * to; }
+Index depth_pieces(Index k) { return (k + kMaxDepth - 1) / kMaxDepth; }
+// Equal pieces, so that a depth of 260 is two slices of 130 rather than 256 + 4.
+Index piece_depth(Index k) { return (k + depth_pieces(k) - 1) / depth_pieces(k); }
+// Floats of the packed left operand, rounded up so that the right one starts 64-byte aligned.
+Index left_floats(Index m, Index k) { return round_up(round_up(m, kMr) * piece_depth(k), 16); }
+
+}  // namespace
+
+std::uint64_t packed_gemm_scratch_bytes(Index m, Index n, Index k) {
+  if (m <= 0 || n <= 0 || k <= 0) return 0;
+  const Index floats = left_floats(m, k) + round_up(n, kNr) * piece_depth(k);
+  return static_cast<std::uint64_t>(floats) * sizeof(float) + 64;  // + 64: alignment
+}
+
+#if defined(__AVX512F__)
+
+namespace {
+
+__mmask16 lanes(Index count) {
+  if (count >= 16) return 0xFFFF;
+  if (count <= 0) return 0;
+  return static_cast<__mmask16>((1u << count) - 1);
+}
+
+// out[j] = column j of the 16x16 block whose rows are in[0..15]: 64 shuffles instead of 256
+// scalar stores. Pairs of rows interleave (ps), then pairs of pairs (pd), which leaves in each
+// 128-bit lane four rows of one column; two rounds of lane shuffles gather the four lanes.
+void transpose16(const __m512 in[16], __m512 out[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(in[i], in[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(in[i], in[i + 1]);
+  }
+  // u[4g + c], lane L: rows 4g..4g+3 of column 4L + c.
+  for (int g = 0; g < 4; ++g) {
+    const __m512d lo0 = _mm512_castps_pd(t[4 * g]), lo1 = _mm512_castps_pd(t[4 * g + 2]);
+    const __m512d hi0 = _mm512_castps_pd(t[4 * g + 1]), hi1 = _mm512_castps_pd(t[4 * g + 3]);
+    u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo0, lo1));
+    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo0, lo1));
+    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi0, hi1));
+    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi0, hi1));
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512 even01 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512 odd01 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512 even23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512 odd23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 1, 3, 1));
+    out[c] = _mm512_shuffle_f32x4(even01, even23, _MM_SHUFFLE(2, 0, 2, 0));
+    out[8 + c] = _mm512_shuffle_f32x4(even01, even23, _MM_SHUFFLE(3, 1, 3, 1));
+    out[4 + c] = _mm512_shuffle_f32x4(odd01, odd23, _MM_SHUFFLE(2, 0, 2, 0));
+    out[12 + c] = _mm512_shuffle_f32x4(odd01, odd23, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
+
+// Reads rows[0..count) (each from `from`, `left` values at most) as a 16x16 block, zero
+// elsewhere, and transposes it.
+void load_transposed(const float* const rows[16], Index count, Index from, Index left, __m512 out[16]) {
+  __m512 in[16];
+  const __mmask16 m = lanes(left);
+  for (Index r = 0; r < 16; ++r) in[r] = r < count ? _mm512_maskz_loadu_ps(m, rows[r] + from) : _mm512_setzero_ps();
+  transpose16(in, out);
+}
+
+// c[mv, nv] (=|+=) pa * pb, where pa is a packed [kc, kMr] slice and pb a packed [kc, kNr] one.
+// The full 12x32 block is always computed (packing pads with zeros); only mv x nv is stored.
+void micro_kernel(Index kc, const float* __restrict pa, const float* __restrict pb, float* c, Index ldc,
+                  Index mv, Index nv, bool accumulate) {
+  __m512 c0[kMr], c1[kMr];
+#pragma GCC unroll 12
+  for (int r = 0; r < kMr; ++r) {
+    c0[r] = _mm512_setzero_ps();
+    c1[r] = _mm512_setzero_ps();
+  }
+  for (Index p = 0; p < kc; ++p) {
+    const __m512 b0 = _mm512_load_ps(pb);
+    const __m512 b1 = _mm512_load_ps(pb + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < kMr; ++r) {
+      const __m512 a = _mm512_set1_ps(pa[r]);
+      c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
+      c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+    }
+    pa += kMr;
+    pb += kNr;
+  }
+  const __mmask16 m0 = lanes(nv), m1 = lanes(nv - 16);
+#pragma GCC unroll 12
+  for (int r = 0; r < kMr; ++r) {
+    if (r >= mv) break;
+    float* row = c + r * ldc;
+    __m512 v0 = c0[r], v1 = c1[r];
+    if (accumulate) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
+    }
+    _mm512_mask_storeu_ps(row, m0, v0);
+    _mm512_mask_storeu_ps(row + 16, m1, v1);
+  }
+}
+
+// Rows [0, m) x depth [p0, p0 + kc) of a into slices of kMr rows: slice q holds
+// a(q * kMr + r, p0 + p) at [q][p][r], zero past row m.
+void pack_left(const MatrixOperand& a, Index m, Index p0, Index kc, float* out) {
+  const Index slices = (m + kMr - 1) / kMr;
+  if (a.row_stride == 1) {
+    // A transposed source (weight gradient): each source row holds kMr consecutive values of
+    // every slice; read it once, front to back.
+    for (Index p = 0; p < kc; ++p) {
+      const float* src = a.data + (p0 + p) * a.col_stride;
+      for (Index q = 0; q < slices; ++q)
+        _mm512_mask_storeu_ps(out + (q * kc + p) * kMr, lanes(kMr),
+                              _mm512_maskz_loadu_ps(lanes(m - q * kMr), src + q * kMr));
+    }
+    return;
+  }
+  if (a.col_stride == 1) {
+    // Row-major source (forward, input gradient): transpose 16-deep blocks of the slice's rows.
+    for (Index q = 0; q < slices; ++q) {
+      float* slice = out + q * kc * kMr;
+      const float* rows[16];
+      const Index count = std::min(kMr, m - q * kMr);
+      for (Index r = 0; r < count; ++r) rows[r] = a.data + (q * kMr + r) * a.row_stride + p0;
+      for (Index p = 0; p < kc; p += 16) {
+        __m512 cols[16];
+        load_transposed(rows, count, p, kc - p, cols);
+        for (Index t = 0; t < std::min<Index>(16, kc - p); ++t)
+          _mm512_mask_storeu_ps(slice + (p + t) * kMr, lanes(kMr), cols[t]);
+      }
+    }
+    return;
+  }
+  for (Index q = 0; q < slices; ++q) {
+    float* slice = out + q * kc * kMr;
+    for (Index r = 0; r < kMr; ++r) {
+      const Index i = q * kMr + r;
+      if (i >= m) {
+        for (Index p = 0; p < kc; ++p) slice[p * kMr + r] = 0.0f;
+        continue;
+      }
+      const float* src = a.data + i * a.row_stride + p0 * a.col_stride;
+      for (Index p = 0; p < kc; ++p) slice[p * kMr + r] = src[p * a.col_stride];
+    }
+  }
+}
+
+// Depth [p0, p0 + kc) x columns [0, n) of b into slices of kNr columns: slice q holds
+// b(p0 + p, q * kNr + j) at [q][p][j], zero past column n.
+void pack_right(const MatrixOperand& b, Index n, Index p0, Index kc, float* out) {
+  const Index slices = (n + kNr - 1) / kNr;
+  for (Index q = 0; q < slices; ++q) {
+    float* slice = out + q * kc * kNr;
+    const Index j0 = q * kNr;
+    const Index nv = std::min(kNr, n - j0);
+    if (b.col_stride == 1) {
+      const __mmask16 m0 = lanes(nv), m1 = lanes(nv - 16);
+      for (Index p = 0; p < kc; ++p) {
+        const float* src = b.data + (p0 + p) * b.row_stride + j0;
+        _mm512_store_ps(slice + p * kNr, _mm512_maskz_loadu_ps(m0, src));
+        _mm512_store_ps(slice + p * kNr + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+      }
+      continue;
+    }
+    if (b.row_stride == 1) {
+      // A transposed source (forward: the weights' rows are the columns here), 16 columns and
+      // 16 deep at a time.
+      for (Index h = 0; h < kNr; h += 16) {
+        const float* rows[16];
+        const Index count = std::clamp<Index>(nv - h, 0, 16);
+        for (Index j = 0; j < count; ++j) rows[j] = b.data + p0 + (j0 + h + j) * b.col_stride;
+        for (Index p = 0; p < kc; p += 16) {
+          __m512 cols[16];
+          load_transposed(rows, count, p, kc - p, cols);
+          for (Index t = 0; t < std::min<Index>(16, kc - p); ++t) _mm512_store_ps(slice + (p + t) * kNr + h, cols[t]);
+        }
+      }
+      continue;
+    }
+    for (Index j = 0; j < kNr; ++j) {
+      if (j >= nv) {
+        for (Index p = 0; p < kc; ++p) slice[p * kNr + j] = 0.0f;
+        continue;
+      }
+      const float* src = b.data + p0 * b.row_stride + (j0 + j) * b.col_stride;
+      for (Index p = 0; p < kc; ++p) slice[p * kNr + j] = src[p * b.row_stride];
+    }
+  }
+}
+
+}  // namespace
+
+bool packed_gemm_available() { return true; }
+
+void packed_gemm_tile(Index m, Index n, Index k, MatrixOperand a, MatrixOperand b, float* c, Index ldc,
+                      bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate)
+      for (Index i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    return;
+  }
+  // On the stack, as Eigen does with its packing, so a product never touches the heap; the
+  // memory plan counts these bytes (packed_gemm_scratch_bytes).
+  const std::uint64_t bytes = packed_gemm_scratch_bytes(m, n, k);
+  auto* raw = static_cast<unsigned char*>(__builtin_alloca(bytes));
+  auto* left = reinterpret_cast<float*>(reinterpret_cast<std::uintptr_t>(raw + 63) & ~std::uintptr_t{63});
+  float* right = left + left_floats(m, k);
+
+  const Index pieces = depth_pieces(k);
+  Index p0 = 0;
+  for (Index piece = 0; piece < pieces; ++piece) {
+    const Index p1 = k * (piece + 1) / pieces;
+    const Index kc = p1 - p0;
+    pack_right(b, n, p0, kc, right);
+    pack_left(a, m, p0, kc, left);
+    const bool add = accumulate || piece > 0;
+    for (Index i = 0; i < m; i += kMr)
+      for (Index j = 0; j < n; j += kNr)
+        micro_kernel(kc, left + i * kc, right + j * kc, c + i * ldc + j, ldc, std::min(kMr, m - i),
+                     std::min(kNr, n - j), add);
+    p0 = p1;
+  }
+}
+
+#else  // no AVX-512: the dense kernels use Eigen
+
+bool packed_gemm_available() { return false; }
+
+void packed_gemm_tile(Index, Index, Index, MatrixOperand, MatrixOperand, float*, Index, bool) {}
+
+#endif
+
+}  // namespace trainer::model

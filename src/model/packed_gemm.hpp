@@ -1,0 +1,38 @@
+// Single-precision GEMM on one output tile with a register-blocked AVX-512 micro-kernel.
+//
+// Eigen 3.4's kernel keeps 12 of the 32 AVX-512 registers as accumulators (a 48x4 block); this
+// one keeps 24 (a 12x32 block of a row-major output), which halves the loads per multiply-add.
+// On the MLP's shapes it measures 1.2-1.5x Eigen per core (docs/BENCHMARKS.md). Both operands
+// are packed into the calling thread's stack, sized by packed_gemm_scratch_bytes(), which the
+// memory plan uses too; nothing is allocated on the heap.
+//
+// Without AVX-512 (a portable build, or another CPU) packed_gemm_available() is false and the
+// dense kernels use Eigen for every product.
+#pragma once
+
+#include <cstdint>
+
+namespace trainer::model {
+
+using Index = std::int64_t;
+
+// A read-only matrix: element (i, j) is data[i * row_stride + j * col_stride].
+struct MatrixOperand {
+  const float* data = nullptr;
+  Index row_stride = 0, col_stride = 0;
+};
+
+// Largest tile side the packing is laid out for (the dense kernels' tiles are at most this).
+inline constexpr Index kPackedMaxTile = 256;
+
+bool packed_gemm_available();
+
+// Stack bytes packed_gemm_tile() takes for an [m, n] tile of depth k.
+std::uint64_t packed_gemm_scratch_bytes(Index m, Index n, Index k);
+
+// c[m, n] (row stride ldc) = a[m, k] * b[k, n], or += with accumulate. m, n <= kPackedMaxTile.
+// Only call when packed_gemm_available().
+void packed_gemm_tile(Index m, Index n, Index k, MatrixOperand a, MatrixOperand b, float* c, Index ldc,
+                      bool accumulate);
+
+}  // namespace trainer::model
