@@ -1,5 +1,7 @@
 // gemm_bench: times single-precision GEMM on the shapes the trainer's MLP uses and on large
-// squares, through Eigen 3.4 (row-major Maps, noalias) or OpenBLAS's cblas_sgemm, and counts the
+// squares, through Eigen 3.4 (row-major Maps, noalias), OpenBLAS's cblas_sgemm, or the trainer's own
+// dense-layer products (backend "trainer": its tiling, its thread pool, and the packed AVX-512
+// kernel or Eigen as it routes each product), and counts the
 // heap allocations and mappings each backend makes per call (an input to the memory plan).
 //
 // One process measures one backend at one thread count, so two thread pools never share the
@@ -8,12 +10,16 @@
 // OpenMP builds (Debian installs both side by side) are measured by the same binary, and the
 // target builds even where OpenBLAS is not installed.
 //
-// Usage: gemm_bench --backend eigen|eigen-split|openblas [--openblas-lib PATH] [--threads N]
+// Usage: gemm_bench --backend eigen|eigen-split|openblas|trainer [--openblas-lib PATH] [--threads N]
 //                   [--batches 32,256,2048] [--squares 1024,2048,4096] [--samples 5]
 //                   [--min-sample-ms 20] [--no-check]
 // Output: JSON lines on stdout (one "info" line, then one line per shape).
 
 #include <Eigen/Core>
+
+#include "../src/model/kernels.hpp"
+#include "../src/model/packed_gemm.hpp"
+#include "trainer/model.hpp"
 
 #include <dlfcn.h>
 #include <omp.h>
@@ -221,6 +227,25 @@ void eigen_split_gemm(const Shape& s, const float* a, const float* b, float* c) 
   }
 }
 
+// The trainer's kernels, as a dense layer calls them. The weight gradient accumulates into c, so
+// c is cleared first (m x n stores against m x n x k multiply-adds); the forward product adds a
+// zero bias with the linear activation in the same pass over each tile, as training does.
+void trainer_gemm(const Shape& s, const float* a, const float* b, float* c) {
+  using namespace trainer::model;
+  if (!s.trans_a && s.trans_b) {
+    static std::vector<float> zero_bias;
+    if (zero_bias.size() < static_cast<size_t>(s.n)) zero_bias.assign(static_cast<size_t>(s.n), 0.0f);
+    dense_forward<float>(a, b, zero_bias.data(), trainer::Activation::linear, c, c, false, s.m, s.n, s.k);
+  } else if (s.trans_a && !s.trans_b) {
+    std::fill(c, c + static_cast<size_t>(s.m) * static_cast<size_t>(s.n), 0.0f);
+    gemm_weight_grad<float>(a, b, c, s.m, s.n, s.k);
+  } else if (!s.trans_a && !s.trans_b) {
+    gemm_input_grad<float>(a, b, c, s.m, s.n, s.k);
+  } else {
+    throw std::runtime_error("no trainer product has both operands transposed");
+  }
+}
+
 // The few OpenBLAS entry points used, resolved from the dlopen'ed library. The enum values are
 // the CBLAS standard's (cblas.h): RowMajor=101, NoTrans=111, Trans=112.
 struct OpenBlas {
@@ -305,8 +330,8 @@ Options parse(int argc, char** argv) {
     else if (arg == "--no-check") o.check = false;
     else throw std::runtime_error("unknown argument " + arg + " (see the header of gemm_bench.cpp)");
   }
-  if (o.backend != "eigen" && o.backend != "eigen-split" && o.backend != "openblas")
-    throw std::runtime_error("--backend must be eigen, eigen-split or openblas, not " + o.backend);
+  if (o.backend != "eigen" && o.backend != "eigen-split" && o.backend != "openblas" && o.backend != "trainer")
+    throw std::runtime_error("--backend must be eigen, eigen-split, openblas or trainer, not " + o.backend);
   if (o.threads < 1 || o.samples < 1) throw std::runtime_error("--threads and --samples must be >= 1");
   return o;
 }
@@ -428,6 +453,16 @@ int run(const Options& o) {
         start.vm_kib);
     std::fflush(stdout);
     for (const Shape& s : shapes) measure(o, s, split ? eigen_split_gemm : eigen_gemm, rng);
+    return 0;
+  }
+
+  if (o.backend == "trainer") {
+    const int threads = trainer::set_compute_threads(o.threads);
+    std::printf("{\"info\":true,\"backend\":\"trainer\",\"threads\":%d,\"packed_kernel\":%s,\"rss_kib\":%ld,"
+                "\"vm_kib\":%ld}\n",
+                threads, trainer::model::packed_gemm_available() ? "true" : "false", start.rss_kib, start.vm_kib);
+    std::fflush(stdout);
+    for (const Shape& s : shapes) measure(o, s, trainer_gemm, rng);
     return 0;
   }
 

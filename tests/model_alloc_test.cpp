@@ -109,16 +109,14 @@ TEST_CASE("GEMM packing fits the stack allowance, so it never falls back to the 
   for (std::int64_t m : std::vector<std::int64_t>{1, 2, 31, 256, 2048, 65536, 1 << 24})
     for (std::int64_t n : std::vector<std::int64_t>{1, 10, 256, 784, 4096, 1 << 20})
       for (std::int64_t k : std::vector<std::int64_t>{1, 10, 784, 2048, 1 << 24})
-        for (int threads : {1, 2, 8})
-          for (auto product : {trainer::GemmProduct::forward, trainer::GemmProduct::input_grad,
-                               trainer::GemmProduct::weight_grad}) {
-            const auto t = trainer::gemm_tiling(product, m, n, k, threads);
-            INFO(m << " x " << n << " x " << k << " on " << threads << " threads: tile " << t.tile_m << " x " << t.tile_n
-                   << (t.packed ? ", packed kernel" : ", Eigen"));
-            CHECK(t.tile_m >= 1);
-            CHECK(t.tile_n >= 1);
-            CHECK(t.packing_bytes <= trainer::kGemmStackLimit);
-            largest = std::max(largest, t.packing_bytes);
-          }
+        for (int threads : {1, 2, 8}) {
+          const auto t = trainer::gemm_tiling(m, n, k, threads);
+          INFO(m << " x " << n << " x " << k << " on " << threads << " threads: tile " << t.tile_m << " x " << t.tile_n
+                 << (t.packed ? ", packed kernel" : ", Eigen"));
+          CHECK(t.tile_m >= 1);
+          CHECK(t.tile_n >= 1);
+          CHECK(t.packing_bytes <= trainer::kGemmStackLimit);
+          largest = std::max(largest, t.packing_bytes);
+        }
   CHECK(largest > 64 * 1024);  // the bound is exercised by the large shapes
 }

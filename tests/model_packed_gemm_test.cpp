@@ -49,9 +49,7 @@ double worst_error(Index m, Index n, Index k, const MatrixOperand& a, const Matr
 TEST_CASE("The packed GEMM matches a double reference on every edge of its blocking", "[model]") {
   if (!trainer::model::packed_gemm_available()) {
     // A build without AVX-512: no product may be routed to the kernel.
-    for (auto product : {trainer::GemmProduct::forward, trainer::GemmProduct::input_grad,
-                         trainer::GemmProduct::weight_grad})
-      CHECK_FALSE(trainer::gemm_tiling(product, 2048, 512, 784, 2).packed);
+    CHECK_FALSE(trainer::gemm_tiling(2048, 512, 784, 2).packed);
     return;
   }
   std::uint32_t seed = 1;
@@ -88,8 +86,8 @@ TEST_CASE("The dense layers' float products agree with their double ones where t
           "[model]") {
   // The float instantiation routes to the packed kernel (with AVX-512) and the double one to
   // Eigen, so this checks the operands each product hands the kernel.
-  const Index rows = 300, in = 784, out = 64;  // rows >= 128: the forward product is packed too
-  CHECK(trainer::gemm_tiling(trainer::GemmProduct::forward, rows, out, in, 1).packed ==
+  const Index rows = 300, in = 784, out = 64;
+  CHECK(trainer::gemm_tiling(rows, out, in, 1).packed ==
         trainer::model::packed_gemm_available());
   const auto x = random_values(rows * in, 7), w = random_values(out * in, 8), dz = random_values(rows * out, 9);
   const std::vector<float> bias(out, 0.0f);

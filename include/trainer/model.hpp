@@ -112,10 +112,6 @@ class Network {
 // over OpenMP threads instead. Before the first call, the kernels use 1 thread.
 int set_compute_threads(int threads);
 
-// The three products of a dense layer (see the kernels): forward z = x w^T, the input gradient
-// dz w, and the weight gradient dz^T x.
-enum class GemmProduct { forward, input_grad, weight_grad };
-
 // How the kernels run a float product with output [m, n] and depth k on `threads` compute
 // threads: the largest output tile, how many threads share the tiles, whether the tiles run on
 // the packed AVX-512 kernel or on Eigen, and the stack bytes the one or the other packs a tile's
@@ -127,7 +123,7 @@ struct GemmTiling {
   bool packed = false;
   std::uint64_t packing_bytes = 0;
 };
-GemmTiling gemm_tiling(GemmProduct product, std::int64_t m, std::int64_t n, std::int64_t k, int threads);
+GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threads);
 
 // Packed blocks above this size would go to the heap (EIGEN_STACK_ALLOCATION_LIMIT in the kernels).
 inline constexpr std::uint64_t kGemmStackLimit = 4 * 1024 * 1024;

@@ -76,13 +76,10 @@ Tiling plan_tiles(Index m, Index n, Index k, int threads) {
 }
 
 // Whether a float product with this tiling runs on the packed kernel. Measured per shape
-// against Eigen (bench/gemm_bench.cpp): the kernel computes whole 12x32 blocks, so narrow tiles
-// (a 10-class output layer) waste most of it, and a forward product transposes the weights
-// while packing, which pays off only over enough rows.
-bool use_packed(GemmProduct product, const Tiling& t, Index k) {
-  if (!packed_gemm_available() || t.tn < 32 || k < 16) return false;
-  return product != GemmProduct::forward || t.tm >= 128;
-}
+// against Eigen (gemm_bench --backend trainer|eigen, docs/BENCHMARKS.md): the kernel computes
+// whole 12x32 blocks, so narrow tiles (a 10-class output layer) waste most of it, and a very
+// shallow product is all packing.
+bool use_packed(const Tiling& t, Index k) { return packed_gemm_available() && t.tn >= 32 && k >= 16; }
 
 // Calls tile(i0, mi, j0, nj) for tiles covering the [m, n] output of a product with depth k.
 template <class Tile>
@@ -106,9 +103,9 @@ void run_tiled(const Tiling& t, Index m, Index n, Tile&& tile) {
 
 // The product's tiling, and whether its float tiles run on the packed kernel.
 template <class T>
-std::pair<Tiling, bool> route(GemmProduct product, Index m, Index n, Index k) {
+std::pair<Tiling, bool> route(Index m, Index n, Index k) {
   const Tiling t = plan_tiles(m, n, k, compute_threads());
-  return {t, std::is_same_v<T, float> && use_packed(product, t, k)};
+  return {t, std::is_same_v<T, float> && use_packed(t, k)};
 }
 
 // Runs c[mi, nj] (=|+=) a[mi, k] * b[k, nj] on the packed kernel (float only; the caller routes).
@@ -132,7 +129,7 @@ void dense_forward(const T* x, const T* w, const T* bias, Activation f, T* z, T*
   const ConstMatView<T> X(x, m, k);
   const ConstMatView<T> W(w, n, k);
   MatView<T> Z(z, m, n);
-  const auto [tiling, packed] = route<T>(GemmProduct::forward, m, n, k);
+  const auto [tiling, packed] = route<T>(m, n, k);
   run_tiled(tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
     if (packed)  // x rows times w rows: b(p, j) = w[j, p]
       packed_tile(mi, nj, k, operand(x + i0 * k, k, 1), operand(w + j0 * k, 1, k), z + i0 * n + j0, n, false);
@@ -148,7 +145,7 @@ void gemm_input_grad(const T* dz, const T* w, T* da, Index m, Index n, Index k) 
   const ConstMatView<T> DZ(dz, m, k);
   const ConstMatView<T> W(w, k, n);
   MatView<T> DA(da, m, n);
-  const auto [tiling, packed] = route<T>(GemmProduct::input_grad, m, n, k);
+  const auto [tiling, packed] = route<T>(m, n, k);
   run_tiled(tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
     if (packed)
       packed_tile(mi, nj, k, operand(dz + i0 * k, k, 1), operand(w + j0, n, 1), da + i0 * n + j0, n, false);
@@ -162,7 +159,7 @@ void gemm_weight_grad(const T* dz, const T* a, T* dw, Index m, Index n, Index b)
   const ConstMatView<T> DZ(dz, b, m);
   const ConstMatView<T> A(a, b, n);
   MatView<T> DW(dw, m, n);
-  const auto [tiling, packed] = route<T>(GemmProduct::weight_grad, m, n, b);
+  const auto [tiling, packed] = route<T>(m, n, b);
   run_tiled(tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
     if (packed)  // dz columns as rows: a(i, p) = dz[p, i]
       packed_tile(mi, nj, b, operand(dz + i0, 1, m), operand(a + j0, n, 1), dw + i0 * n + j0, n, true);
@@ -193,13 +190,13 @@ TRAINER_INSTANTIATE(double)
 
 namespace trainer {
 
-GemmTiling gemm_tiling(GemmProduct product, std::int64_t m, std::int64_t n, std::int64_t k, int threads) {
+GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threads) {
   const model::Tiling t = model::plan_tiles(m, n, k, threads);
   GemmTiling g;
   g.tile_m = t.tm;
   g.tile_n = t.tn;
   g.threads = t.used;
-  if (model::use_packed(product, t, k)) {
+  if (model::use_packed(t, k)) {
     g.packed = true;
     g.packing_bytes = model::packed_gemm_scratch_bytes(t.tm, t.tn, k);
     return g;
