@@ -15,7 +15,6 @@
 #include "eigen.hpp"
 #include <algorithm>
 #include <type_traits>
-#include <utility>
 
 #include "compute_pool.hpp"
 #include "kernels.hpp"
@@ -102,8 +101,12 @@ void run_tiled(const Tiling& t, Index m, Index n, Tile&& tile) {
 
 
 // The product's tiling, and whether its float tiles run on the packed kernel.
+struct Route {
+  Tiling tiling;
+  bool packed = false;
+};
 template <class T>
-std::pair<Tiling, bool> route(Index m, Index n, Index k) {
+Route route(Index m, Index n, Index k) {
   const Tiling t = plan_tiles(m, n, k, compute_threads());
   return {t, std::is_same_v<T, float> && use_packed(t, k)};
 }
@@ -129,9 +132,9 @@ void dense_forward(const T* x, const T* w, const T* bias, Activation f, T* z, T*
   const ConstMatView<T> X(x, m, k);
   const ConstMatView<T> W(w, n, k);
   MatView<T> Z(z, m, n);
-  const auto [tiling, packed] = route<T>(m, n, k);
-  run_tiled(tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
-    if (packed)  // x rows times w rows: b(p, j) = w[j, p]
+  const Route r = route<T>(m, n, k);
+  run_tiled(r.tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
+    if (r.packed)  // x rows times w rows: b(p, j) = w[j, p]
       packed_tile(mi, nj, k, operand(x + i0 * k, k, 1), operand(w + j0 * k, 1, k), z + i0 * n + j0, n, false);
     else
       Z.block(i0, j0, mi, nj).noalias() = X.middleRows(i0, mi) * W.middleRows(j0, nj).transpose();
@@ -145,9 +148,9 @@ void gemm_input_grad(const T* dz, const T* w, T* da, Index m, Index n, Index k) 
   const ConstMatView<T> DZ(dz, m, k);
   const ConstMatView<T> W(w, k, n);
   MatView<T> DA(da, m, n);
-  const auto [tiling, packed] = route<T>(m, n, k);
-  run_tiled(tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
-    if (packed)
+  const Route r = route<T>(m, n, k);
+  run_tiled(r.tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
+    if (r.packed)
       packed_tile(mi, nj, k, operand(dz + i0 * k, k, 1), operand(w + j0, n, 1), da + i0 * n + j0, n, false);
     else
       DA.block(i0, j0, mi, nj).noalias() = DZ.middleRows(i0, mi) * W.middleCols(j0, nj);
@@ -159,9 +162,9 @@ void gemm_weight_grad(const T* dz, const T* a, T* dw, Index m, Index n, Index b)
   const ConstMatView<T> DZ(dz, b, m);
   const ConstMatView<T> A(a, b, n);
   MatView<T> DW(dw, m, n);
-  const auto [tiling, packed] = route<T>(m, n, b);
-  run_tiled(tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
-    if (packed)  // dz columns as rows: a(i, p) = dz[p, i]
+  const Route r = route<T>(m, n, b);
+  run_tiled(r.tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
+    if (r.packed)  // dz columns as rows: a(i, p) = dz[p, i]
       packed_tile(mi, nj, b, operand(dz + i0, 1, m), operand(a + j0, n, 1), dw + i0 * n + j0, n, true);
     else
       DW.block(i0, j0, mi, nj).noalias() += DZ.middleCols(i0, mi).transpose() * A.middleCols(j0, nj);
