@@ -87,7 +87,9 @@ void load_transposed(const float* const rows[16], Index count, Index from, Index
 }
 
 // c[mv, nv] (=|+=) pa * pb, where pa is a packed [kc, kMr] slice and pb a packed [kc, kNr] one.
-// The full 12x32 block is always computed (packing pads with zeros); only mv x nv is stored.
+// All 12 rows are computed (packing pads with zeros); only mv x nv is stored. With kHalf, only
+// the first 16 columns: a tile's last slice is often narrow (a 196-column tile ends in 4).
+template <bool kHalf>
 void micro_kernel(Index kc, const float* __restrict pa, const float* __restrict pb, float* c, Index ldc,
                   Index mv, Index nv, bool accumulate) {
   __m512 c0[kMr], c1[kMr];
@@ -98,12 +100,12 @@ void micro_kernel(Index kc, const float* __restrict pa, const float* __restrict 
   }
   for (Index p = 0; p < kc; ++p) {
     const __m512 b0 = _mm512_load_ps(pb);
-    const __m512 b1 = _mm512_load_ps(pb + 16);
+    const __m512 b1 = kHalf ? b0 : _mm512_load_ps(pb + 16);
 #pragma GCC unroll 12
     for (int r = 0; r < kMr; ++r) {
       const __m512 a = _mm512_set1_ps(pa[r]);
       c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
-      c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+      if (!kHalf) c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
     }
     pa += kMr;
     pb += kNr;
@@ -113,12 +115,12 @@ void micro_kernel(Index kc, const float* __restrict pa, const float* __restrict 
   for (int r = 0; r < kMr; ++r) {
     if (r >= mv) break;
     float* row = c + r * ldc;
-    __m512 v0 = c0[r], v1 = c1[r];
-    if (accumulate) {
-      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
-      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
-    }
+    __m512 v0 = c0[r];
+    if (accumulate) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
     _mm512_mask_storeu_ps(row, m0, v0);
+    if (kHalf) continue;
+    __m512 v1 = c1[r];
+    if (accumulate) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
     _mm512_mask_storeu_ps(row + 16, m1, v1);
   }
 }
@@ -239,9 +241,13 @@ void packed_gemm_tile(Index m, Index n, Index k, MatrixOperand a, MatrixOperand 
     pack_left(a, m, p0, kc, left);
     const bool add = accumulate || piece > 0;
     for (Index i = 0; i < m; i += kMr)
-      for (Index j = 0; j < n; j += kNr)
-        micro_kernel(kc, left + i * kc, right + j * kc, c + i * ldc + j, ldc, std::min(kMr, m - i),
-                     std::min(kNr, n - j), add);
+      for (Index j = 0; j < n; j += kNr) {
+        const Index mv = std::min(kMr, m - i), nv = std::min(kNr, n - j);
+        if (nv > 16)
+          micro_kernel<false>(kc, left + i * kc, right + j * kc, c + i * ldc + j, ldc, mv, nv, add);
+        else
+          micro_kernel<true>(kc, left + i * kc, right + j * kc, c + i * ldc + j, ldc, mv, nv, add);
+      }
     p0 = p1;
   }
 }
