@@ -167,6 +167,27 @@ TEST_CASE("gradients accumulate: two half batches at 1/B equal one batch at 1/B"
   for (std::size_t i = 0; i < whole.grads.size(); ++i) CHECK(halves.grads[i] == Approx(whole.grads[i]).margin(1e-6));
 }
 
+TEST_CASE("the first micro-batch of a step overwrites stale gradients, the next ones add to them", "[model]") {
+  // 40 inputs and 24 rows: wide and deep enough for the packed GEMM kernel, where it exists.
+  const auto m = model_of({dense(48, Activation::relu), dense(5)});
+  const std::int64_t features = 40, rows = 24;
+  Bound whole(m, features, rows), halves(m, features, rows);
+  whole.net.init_weights(9);
+  halves.params = whole.params;
+  std::vector<float> x(static_cast<std::size_t>(features * rows));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.37f * static_cast<float>(i));
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(rows));
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int32_t>(i % 5);
+  using G = trainer::Network::Gradients;
+  std::fill(whole.grads.begin(), whole.grads.end(), 0.0f);
+  whole.net.train_micro_batch(x.data(), labels.data(), nullptr, rows, 1.0f / rows, 0, G::accumulate);
+  std::fill(halves.grads.begin(), halves.grads.end(), 7.0f);  // what the previous step left
+  halves.net.train_micro_batch(x.data(), labels.data(), nullptr, rows / 2, 1.0f / rows, 0, G::overwrite);
+  halves.net.train_micro_batch(x.data() + features * rows / 2, labels.data() + rows / 2, nullptr, rows / 2,
+                               1.0f / rows, 0, G::accumulate);
+  for (std::size_t i = 0; i < whole.grads.size(); ++i) CHECK(halves.grads[i] == Approx(whole.grads[i]).margin(1e-6));
+}
+
 TEST_CASE("dropout is inverted, seeded, reproducible and off in evaluate", "[model]") {
   // identity dense layer after dropout: the outputs show the mask
   const std::int64_t width = 200, rows = 10;

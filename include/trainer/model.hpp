@@ -85,14 +85,18 @@ class Network {
   // Forward + backward on n <= max_train rows in training mode (dropout on, seeded by
   // dropout_seed). ADDS grad_scale * (sum over rows of d loss_row / d params) into grads:
   // with grad_scale = 1/B for an effective batch of B samples split over micro-batches, the
-  // accumulated gradient equals the gradient of the mean loss over the whole batch.
+  // accumulated gradient equals the gradient of the mean loss over the whole batch. With
+  // Gradients::overwrite (the first micro-batch of a step) it stores them instead, so grads
+  // need no clearing pass.
   // labels: class ids (cross_entropy, binary_cross_entropy) or null; targets: [n, outputs]
   // float values (mse) or null. Returns loss sum and accuracy counts of this forward pass.
   // REQUIRES: 1 <= n <= max_train, grads bound, labels (or targets for mse) given; otherwise
   // Error (exit 1). A label outside the classes throws Error (exit 3).
   // Rows are a prefix of the bound buffers, so a last partial batch needs nothing special.
+  enum class Gradients { accumulate, overwrite };
   BatchStats train_micro_batch(const float* x, const std::int32_t* labels, const float* targets,
-                               std::int64_t n, float grad_scale, std::uint64_t dropout_seed);
+                               std::int64_t n, float grad_scale, std::uint64_t dropout_seed,
+                               Gradients gradients = Gradients::accumulate);
 
   // Forward only, evaluation mode (no dropout), 0 <= n <= max_eval rows (larger sets: call it
   // per chunk and sum the stats). If outputs != null it receives [n, outputs()] model outputs

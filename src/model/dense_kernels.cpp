@@ -158,21 +158,24 @@ void gemm_input_grad(const T* dz, const T* w, T* da, Index m, Index n, Index k) 
 }
 
 template <class T>
-void gemm_weight_grad(const T* dz, const T* a, T* dw, Index m, Index n, Index b) {
+void gemm_weight_grad(const T* dz, const T* a, T* dw, Index m, Index n, Index b, bool accumulate) {
   const ConstMatView<T> DZ(dz, b, m);
   const ConstMatView<T> A(a, b, n);
   MatView<T> DW(dw, m, n);
   const Route r = route<T>(m, n, b);
   run_tiled(r.tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
     if (r.packed)  // dz columns as rows: a(i, p) = dz[p, i]
-      packed_tile(mi, nj, b, operand(dz + i0, 1, m), operand(a + j0, n, 1), dw + i0 * n + j0, n, true);
-    else
+      packed_tile(mi, nj, b, operand(dz + i0, 1, m), operand(a + j0, n, 1), dw + i0 * n + j0, n, accumulate);
+    else if (accumulate)
       DW.block(i0, j0, mi, nj).noalias() += DZ.middleCols(i0, mi).transpose() * A.middleCols(j0, nj);
+    else
+      DW.block(i0, j0, mi, nj).noalias() = DZ.middleCols(i0, mi).transpose() * A.middleCols(j0, nj);
   });
 }
 
 template <class T>
-void bias_grad(const T* dz, T* db, Index rows, Index n) {
+void bias_grad(const T* dz, T* db, Index rows, Index n, bool accumulate) {
+  if (!accumulate) std::fill(db, db + n, T(0));
   for (Index r = 0; r < rows; ++r) {
     const T* row = dz + r * n;
     for (Index j = 0; j < n; ++j) db[j] += row[j];
@@ -183,8 +186,8 @@ void bias_grad(const T* dz, T* db, Index rows, Index n) {
   template void dense_forward<T>(const T*, const T*, const T*, Activation, T*, T*, bool, Index, Index, \
                                  Index);                                                         \
   template void gemm_input_grad<T>(const T*, const T*, T*, Index, Index, Index);  \
-  template void gemm_weight_grad<T>(const T*, const T*, T*, Index, Index, Index); \
-  template void bias_grad<T>(const T*, T*, Index, Index);
+  template void gemm_weight_grad<T>(const T*, const T*, T*, Index, Index, Index, bool); \
+  template void bias_grad<T>(const T*, T*, Index, Index, bool);
 TRAINER_INSTANTIATE(float)
 TRAINER_INSTANTIATE(double)
 #undef TRAINER_INSTANTIATE

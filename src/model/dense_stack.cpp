@@ -184,7 +184,8 @@ void DenseStack<T>::init_weights(std::uint64_t seed) {
 
 template <class T>
 BatchStats DenseStack<T>::train_micro_batch(const T* x, const std::int32_t* labels, const float* targets,
-                                            std::int64_t n, T grad_scale, std::uint64_t dropout_seed) {
+                                            std::int64_t n, T grad_scale, std::uint64_t dropout_seed,
+                                            bool accumulate) {
   if (n < 1 || n > max_train_ || !grads_)
     throw Error::runtime("train_micro_batch", std::to_string(n) + " rows",
                          "1 to " + std::to_string(max_train_) + " rows, with gradients bound");
@@ -221,8 +222,8 @@ BatchStats DenseStack<T>::train_micro_batch(const T* x, const std::int32_t* labe
     const Dense& d = dense_[it->index];
     if (&d != &last) activation_backward(d.activation, d.z, d.a, g, d.a, n * d.out);
     const T* dz = d.a;
-    gemm_weight_grad(dz, d.input, grads_ + d.weight, d.out, d.in, n);
-    bias_grad(dz, grads_ + d.bias, n, d.out);
+    gemm_weight_grad(dz, d.input, grads_ + d.weight, d.out, d.in, n, accumulate);
+    bias_grad(dz, grads_ + d.bias, n, d.out, accumulate);
     if (it->index == 0) break;  // the input needs no gradient
     gemm_input_grad(dz, params_ + d.weight, scratch_, n, d.in, d.out);
     g = scratch_;

@@ -40,8 +40,9 @@ class DenseStack {
             std::span<std::byte> eval_ws, std::int64_t max_eval);
   void init_weights(std::uint64_t seed);
 
+  // accumulate: add the gradients into grads, else store them.
   BatchStats train_micro_batch(const T* x, const std::int32_t* labels, const float* targets,
-                               std::int64_t n, T grad_scale, std::uint64_t dropout_seed);
+                               std::int64_t n, T grad_scale, std::uint64_t dropout_seed, bool accumulate = true);
   BatchStats evaluate(const T* x, const std::int32_t* labels, const float* targets, std::int64_t n,
                       T* outputs);
 

@@ -32,12 +32,12 @@ void dense_forward(const T* x, const T* w, const T* bias, Activation f, T* z, T*
 // da[m, n] = dz[m, k] * w[k, n]              (gradient w.r.t. a layer's input)
 template <class T>
 void gemm_input_grad(const T* dz, const T* w, T* da, Index m, Index n, Index k);
-// dw[m, n] += dz[b, m]^T * a[b, n]           (weight gradient, accumulated)
+// dw[m, n] += dz[b, m]^T * a[b, n]           (weight gradient; = without accumulate)
 template <class T>
-void gemm_weight_grad(const T* dz, const T* a, T* dw, Index m, Index n, Index b);
-// db[n] += sum over rows of dz[rows, n]
+void gemm_weight_grad(const T* dz, const T* a, T* dw, Index m, Index n, Index b, bool accumulate = true);
+// db[n] += sum over rows of dz[rows, n]      (= without accumulate)
 template <class T>
-void bias_grad(const T* dz, T* db, Index rows, Index n);
+void bias_grad(const T* dz, T* db, Index rows, Index n, bool accumulate = true);
 
 // ---- activations.cpp ----
 

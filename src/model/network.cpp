@@ -36,8 +36,10 @@ void Network::bind(float* params, float* grads, std::span<std::byte> train_ws, s
 void Network::init_weights(std::uint64_t seed) { impl_->stack.init_weights(seed); }
 
 BatchStats Network::train_micro_batch(const float* x, const std::int32_t* labels, const float* targets,
-                                      std::int64_t n, float grad_scale, std::uint64_t dropout_seed) {
-  return impl_->stack.train_micro_batch(x, labels, targets, n, grad_scale, dropout_seed);
+                                      std::int64_t n, float grad_scale, std::uint64_t dropout_seed,
+                                      Gradients gradients) {
+  return impl_->stack.train_micro_batch(x, labels, targets, n, grad_scale, dropout_seed,
+                                        gradients == Gradients::accumulate);
 }
 
 BatchStats Network::evaluate(const float* x, const std::int32_t* labels, const float* targets,

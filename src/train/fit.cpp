@@ -248,12 +248,19 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     std::int64_t step = first_batch;
     std::int64_t micro_index = 0;
     double step_loss = 0;
-    std::memset(st.grads.data(), 0, st.grads.size_bytes());
+    // The first micro-batch with rows stores its gradients, the others add theirs, so the
+    // gradients need no clearing pass; a step whose shard is empty on this rank clears them.
+    bool grads_hold_step = false;
     while (const auto batch = shard.next()) {
-      // grad_scale 1/B_k: the accumulated gradient is the mean over the whole effective batch.
-      BatchStats s = batch->n == 0 ? BatchStats{} : net.train_micro_batch(batch->x, batch->labels, batch->targets, batch->n,
-                                           1.0f / static_cast<float>(batch->batch_size),
-                                           dropout_seed(rank_seed, optimizer.steps(), micro_index));
+      BatchStats s;
+      if (batch->n > 0) {
+        // grad_scale 1/B_k: the accumulated gradient is the mean over the whole effective batch.
+        s = net.train_micro_batch(batch->x, batch->labels, batch->targets, batch->n,
+                                  1.0f / static_cast<float>(batch->batch_size),
+                                  dropout_seed(rank_seed, optimizer.steps(), micro_index),
+                                  grads_hold_step ? Network::Gradients::accumulate : Network::Gradients::overwrite);
+        grads_hold_step = true;
+      }
       step_loss += s.loss_sum;
       correct += s.correct;
       ++micro_index;
@@ -268,13 +275,14 @@ FitSummary fit(const Config& config, const FitOptions& options) {
       samples += batch->batch_size;
       lr = scheduled_lr(config.optimizer, config.schedule, epochs,
                         static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(steps_per_epoch));
+      if (!grads_hold_step) std::memset(st.grads.data(), 0, st.grads.size_bytes());
       comm.allreduce_sum(st.grads);
       optimizer.step(st.params, st.grads, lr);
       ++step;
       watch.sample(step);
       micro_index = 0;
       step_loss = 0;
-      std::memset(st.grads.data(), 0, st.grads.size_bytes());
+      grads_hold_step = false;
       progress.update(samples, static_cast<double>(samples) / std::max(1e-9, seconds_since(t0)));
       if (options.max_steps && optimizer.steps() >= *options.max_steps) break;
       if (options.interrupt_after_steps && optimizer.steps() == *options.interrupt_after_steps) raise(SIGINT);
