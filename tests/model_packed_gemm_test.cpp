@@ -90,33 +90,48 @@ TEST_CASE("The dense layers' float products agree with their double ones where t
   CHECK(trainer::gemm_tiling(rows, out, in, 1).packed ==
         trainer::model::packed_gemm_available());
   const auto x = random_values(rows * in, 7), w = random_values(out * in, 8), dz = random_values(rows * out, 9);
+  auto as_double = [](const std::vector<float>& v, bool magnitude) {
+    std::vector<double> d(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) d[i] = magnitude ? std::abs(v[i]) : v[i];
+    return d;
+  };
+  const auto xd = as_double(x, false), wd = as_double(w, false), dzd = as_double(dz, false);
+  const auto xm = as_double(x, true), wm = as_double(w, true), dzm = as_double(dz, true);
   const std::vector<float> bias(out, 0.0f);
-  auto as_double = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
-  const auto xd = as_double(x), wd = as_double(w), dzd = as_double(dz), biasd = as_double(bias);
-  auto worst = [](const std::vector<float>& f, const std::vector<double>& d) {
+  const std::vector<double> biasd(out, 0.0);
+  // Error relative to the sum of |terms| of each output (the same product over magnitudes),
+  // the scale float rounding works at; a wrong operand is off by about 1 on that scale.
+  auto worst = [](const std::vector<float>& f, const std::vector<double>& d, const std::vector<double>& scale) {
     double e = 0;
-    for (std::size_t i = 0; i < f.size(); ++i) e = std::max(e, std::abs(f[i] - d[i]) / (1.0 + std::abs(d[i])));
+    for (std::size_t i = 0; i < f.size(); ++i) e = std::max(e, std::abs(f[i] - d[i]) / (1.0 + scale[i]));
     return e;
   };
   using trainer::Activation;
   using namespace trainer::model;
 
   std::vector<float> z(rows * out), a(rows * out);
-  std::vector<double> zd(rows * out), ad(rows * out);
+  std::vector<double> zd(rows * out), ad(rows * out), zm(rows * out), am(rows * out);
   dense_forward<float>(x.data(), w.data(), bias.data(), Activation::linear, z.data(), a.data(), true, rows, out, in);
   dense_forward<double>(xd.data(), wd.data(), biasd.data(), Activation::linear, zd.data(), ad.data(), true, rows, out,
                         in);
-  CHECK(worst(z, zd) < 1e-5);
+  dense_forward<double>(xm.data(), wm.data(), biasd.data(), Activation::linear, zm.data(), am.data(), true, rows, out,
+                        in);
+  CHECK(worst(z, zd, zm) < 1e-6);
 
   std::vector<float> da(rows * in);
-  std::vector<double> dad(rows * in);
+  std::vector<double> dad(rows * in), dam(rows * in);
   gemm_input_grad<float>(dz.data(), w.data(), da.data(), rows, in, out);
   gemm_input_grad<double>(dzd.data(), wd.data(), dad.data(), rows, in, out);
-  CHECK(worst(da, dad) < 1e-5);
+  gemm_input_grad<double>(dzm.data(), wm.data(), dam.data(), rows, in, out);
+  CHECK(worst(da, dad, dam) < 1e-6);
 
-  std::vector<float> dw(out * in, 1.0f);  // accumulates onto what is there
-  std::vector<double> dwd(out * in, 1.0);
-  gemm_weight_grad<float>(dz.data(), x.data(), dw.data(), out, in, rows);
-  gemm_weight_grad<double>(dzd.data(), xd.data(), dwd.data(), out, in, rows);
-  CHECK(worst(dw, dwd) < 1e-5);
+  for (bool accumulate : {true, false}) {
+    std::vector<float> dw(out * in, 1.0f);
+    std::vector<double> dwd(out * in, 1.0), dwm(out * in, 1.0);
+    gemm_weight_grad<float>(dz.data(), x.data(), dw.data(), out, in, rows, accumulate);
+    gemm_weight_grad<double>(dzd.data(), xd.data(), dwd.data(), out, in, rows, accumulate);
+    gemm_weight_grad<double>(dzm.data(), xm.data(), dwm.data(), out, in, rows, true);
+    INFO((accumulate ? "accumulating onto 1" : "overwriting 1"));
+    CHECK(worst(dw, dwd, dwm) < 1e-6);
+  }
 }
