@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 
-#if defined(__AVX512F__)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TRAINER_PACKED_GEMM 1
 // GCC 12 reports false -W(maybe-)uninitialized inside its own AVX-512 intrinsics (their
 // "undefined" pass-through operand); silenced for that header only, as in eigen.hpp.
 #pragma GCC diagnostic push
@@ -19,7 +20,7 @@ namespace {
 // Micro-tile: kMr output rows x kNr output columns (two 16-float registers per row).
 constexpr Index kMr = 12, kNr = 32;
 // Depth of one packed slice. A slice of kMr rows of the left operand (12 KiB) stays in L1
-// while the right operand's packed columns (up to 256 KiB) stream from L2.
+// while the right operand's packed columns (up to 512 KiB) stream from L2.
 constexpr Index kMaxDepth = 256;
 
 Index round_up(Index v, Index to) { return (v + to - 1) / to * to; }
@@ -37,11 +38,15 @@ std::uint64_t packed_gemm_scratch_bytes(Index m, Index n, Index k) {
   return static_cast<std::uint64_t>(floats) * sizeof(float) + 64;  // + 64: alignment
 }
 
-#if defined(__AVX512F__)
+#if TRAINER_PACKED_GEMM
+
+// The kernel's functions are compiled for AVX-512 whatever the build targets, and run only where
+// the CPU has it (packed_gemm_available), so a portable build uses them too.
+#define TRAINER_AVX512 __attribute__((target("avx512f")))
 
 namespace {
 
-__mmask16 lanes(Index count) {
+TRAINER_AVX512 __mmask16 lanes(Index count) {
   if (count >= 16) return 0xFFFF;
   if (count <= 0) return 0;
   return static_cast<__mmask16>((1u << count) - 1);
@@ -50,7 +55,7 @@ __mmask16 lanes(Index count) {
 // out[j] = column j of the 16x16 block whose rows are in[0..15]: 64 shuffles instead of 256
 // scalar stores. Pairs of rows interleave (ps), then pairs of pairs (pd), which leaves in each
 // 128-bit lane four rows of one column; two rounds of lane shuffles gather the four lanes.
-void transpose16(const __m512 in[16], __m512 out[16]) {
+TRAINER_AVX512 void transpose16(const __m512 in[16], __m512 out[16]) {
   __m512 t[16], u[16];
   for (int i = 0; i < 16; i += 2) {
     t[i] = _mm512_unpacklo_ps(in[i], in[i + 1]);
@@ -79,7 +84,7 @@ void transpose16(const __m512 in[16], __m512 out[16]) {
 
 // Reads rows[0..count) (each from `from`, `left` values at most) as a 16x16 block, zero
 // elsewhere, and transposes it.
-void load_transposed(const float* const rows[16], Index count, Index from, Index left, __m512 out[16]) {
+TRAINER_AVX512 void load_transposed(const float* const rows[16], Index count, Index from, Index left, __m512 out[16]) {
   __m512 in[16];
   const __mmask16 m = lanes(left);
   for (Index r = 0; r < 16; ++r) in[r] = r < count ? _mm512_maskz_loadu_ps(m, rows[r] + from) : _mm512_setzero_ps();
@@ -90,7 +95,7 @@ void load_transposed(const float* const rows[16], Index count, Index from, Index
 // All 12 rows are computed (packing pads with zeros); only mv x nv is stored. With kHalf, only
 // the first 16 columns: a tile's last slice is often narrow (a 196-column tile ends in 4).
 template <bool kHalf>
-void micro_kernel(Index kc, const float* __restrict pa, const float* __restrict pb, float* c, Index ldc,
+TRAINER_AVX512 void micro_kernel(Index kc, const float* __restrict pa, const float* __restrict pb, float* c, Index ldc,
                   Index mv, Index nv, bool accumulate) {
   __m512 c0[kMr], c1[kMr];
 #pragma GCC unroll 12
@@ -127,7 +132,7 @@ void micro_kernel(Index kc, const float* __restrict pa, const float* __restrict 
 
 // Rows [0, m) x depth [p0, p0 + kc) of a into slices of kMr rows: slice q holds
 // a(q * kMr + r, p0 + p) at [q][p][r], zero past row m.
-void pack_left(const MatrixOperand& a, Index m, Index p0, Index kc, float* out) {
+TRAINER_AVX512 void pack_left(const MatrixOperand& a, Index m, Index p0, Index kc, float* out) {
   const Index slices = (m + kMr - 1) / kMr;
   if (a.row_stride == 1) {
     // A transposed source (weight gradient): each source row holds kMr consecutive values of
@@ -172,7 +177,7 @@ void pack_left(const MatrixOperand& a, Index m, Index p0, Index kc, float* out) 
 
 // Depth [p0, p0 + kc) x columns [0, n) of b into slices of kNr columns: slice q holds
 // b(p0 + p, q * kNr + j) at [q][p][j], zero past column n.
-void pack_right(const MatrixOperand& b, Index n, Index p0, Index kc, float* out) {
+TRAINER_AVX512 void pack_right(const MatrixOperand& b, Index n, Index p0, Index kc, float* out) {
   const Index slices = (n + kNr - 1) / kNr;
   for (Index q = 0; q < slices; ++q) {
     float* slice = out + q * kc * kNr;
@@ -215,9 +220,12 @@ void pack_right(const MatrixOperand& b, Index n, Index p0, Index kc, float* out)
 
 }  // namespace
 
-bool packed_gemm_available() { return true; }
+bool packed_gemm_available() {
+  static const bool available = __builtin_cpu_supports("avx512f");
+  return available;
+}
 
-void packed_gemm_tile(Index m, Index n, Index k, MatrixOperand a, MatrixOperand b, float* c, Index ldc,
+TRAINER_AVX512 void packed_gemm_tile(Index m, Index n, Index k, MatrixOperand a, MatrixOperand b, float* c, Index ldc,
                       bool accumulate) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
@@ -252,7 +260,7 @@ void packed_gemm_tile(Index m, Index n, Index k, MatrixOperand a, MatrixOperand 
   }
 }
 
-#else  // no AVX-512: the dense kernels use Eigen
+#else  // not x86-64: the dense kernels use Eigen
 
 bool packed_gemm_available() { return false; }
 

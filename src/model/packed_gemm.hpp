@@ -6,8 +6,9 @@
 // are packed into the calling thread's stack, sized by packed_gemm_scratch_bytes(), which the
 // memory plan uses too; nothing is allocated on the heap.
 //
-// Without AVX-512 (a portable build, or another CPU) packed_gemm_available() is false and the
-// dense kernels use Eigen for every product.
+// The kernel is compiled for AVX-512 in every x86-64 build and chosen at run time: where the CPU
+// lacks AVX-512 (or on another architecture) packed_gemm_available() is false and the dense
+// kernels use Eigen for every product.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +24,7 @@ struct MatrixOperand {
 };
 
 // Largest tile side the packing is laid out for (the dense kernels' tiles are at most this).
-inline constexpr Index kPackedMaxTile = 256;
+inline constexpr Index kPackedMaxTile = 512;
 
 bool packed_gemm_available();
 
