@@ -353,6 +353,17 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Runs the first shape for a while before anything is timed: the first shape measured in a
+// process came out up to 2x slower than the same shape measured later (thread start-up, clock
+// ramp-up), whatever its size.
+template <typename Gemm>
+void warm_up(const Shape& s, Gemm&& gemm, std::mt19937& rng) {
+  const size_t sm = static_cast<size_t>(s.m), sn = static_cast<size_t>(s.n), sk = static_cast<size_t>(s.k);
+  Buffer a(sm * sk, rng), b(sk * sn, rng), c(sm * sn, rng);
+  const auto t0 = std::chrono::steady_clock::now();
+  while (seconds_since(t0) < 0.3) gemm(s, a.data, b.data, c.data);
+}
+
 template <typename Gemm>
 void measure(const Options& o, const Shape& s, Gemm&& gemm, std::mt19937& rng) {
   const size_t sm = static_cast<size_t>(s.m), sn = static_cast<size_t>(s.n),
@@ -452,6 +463,7 @@ int run(const Options& o) {
         static_cast<long>(EIGEN_STACK_ALLOCATION_LIMIT), start.rss_kib,
         start.vm_kib);
     std::fflush(stdout);
+    warm_up(shapes.front(), split ? eigen_split_gemm : eigen_gemm, rng);
     for (const Shape& s : shapes) measure(o, s, split ? eigen_split_gemm : eigen_gemm, rng);
     return 0;
   }
@@ -462,6 +474,7 @@ int run(const Options& o) {
                 "\"vm_kib\":%ld}\n",
                 threads, trainer::model::packed_gemm_available() ? "true" : "false", start.rss_kib, start.vm_kib);
     std::fflush(stdout);
+    warm_up(shapes.front(), trainer_gemm, rng);
     for (const Shape& s : shapes) measure(o, s, trainer_gemm, rng);
     return 0;
   }
@@ -485,6 +498,7 @@ int run(const Options& o) {
   auto gemm = [&ob](const Shape& s, const float* a, const float* b, float* c) {
     openblas_gemm(ob, s, a, b, c);
   };
+  warm_up(shapes.front(), gemm, rng);
   for (const Shape& s : shapes) measure(o, s, gemm, rng);
   return 0;
 }
