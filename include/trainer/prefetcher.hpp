@@ -1,8 +1,9 @@
 // Prefetcher: one background thread that gathers the next batches of an epoch into caller-owned
 // staging slots while the caller trains on the current one.
 //
-// Ownership: the caller owns the Dataset, the InputTransform, the staging storage (sized by staging_bytes()) and the
-// epoch order passed to start(); all must outlive the epoch. The Prefetcher owns its thread.
+// Ownership: the caller owns the Dataset, the InputTransform, the staging storage (sized by the
+// memory plan, plan_storage() in run_plan.hpp) and the epoch order passed to start(); all must
+// outlive the epoch. The Prefetcher owns its thread.
 // Batches come out in order; a view returned by next() stays valid until the following next()
 // or start(). After gathering a batch the producer releases (madvise) the file pages of every
 // 64-row block of the order it has fully read, so streaming a file larger than RAM keeps
@@ -48,11 +49,6 @@ struct StagingStorage {
 
 class Prefetcher {
  public:
-  // Bytes of staging for the memory plan: depth * max_batch * 4 * (width + target_width)
-  // (a class id is an int32: 4 bytes, the same as a float target of width 1).
-  static std::uint64_t staging_bytes(std::int64_t max_batch, std::int64_t width, std::int64_t target_width,
-                                     int depth);
-
   // REQUIRES: depth >= 1, max_batch >= 1, storage spans at least the sizes above.
   Prefetcher(const Dataset& data, const InputTransform& transform, StagingStorage storage, std::int64_t max_batch,
              int depth = 2);

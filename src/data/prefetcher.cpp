@@ -13,12 +13,6 @@ constexpr std::int64_t kReleaseBlockRows = 64;  // granularity of page release (
 
 }  // namespace
 
-std::uint64_t Prefetcher::staging_bytes(std::int64_t max_batch, std::int64_t width, std::int64_t target_width,
-                                        int depth) {
-  return static_cast<std::uint64_t>(depth) * static_cast<std::uint64_t>(max_batch) * 4u *
-         static_cast<std::uint64_t>(width + target_width);
-}
-
 std::int64_t Prefetcher::batch_count(std::int64_t samples, std::int64_t batch, bool drop_remainder) {
   return drop_remainder ? samples / batch : (samples + batch - 1) / batch;
 }
@@ -32,8 +26,8 @@ Prefetcher::Prefetcher(const Dataset& data, const InputTransform& transform, Sta
   if (storage.x.size() < slots * static_cast<std::size_t>(data.width()) || (ids && storage.labels.size() < slots) ||
       (!ids && storage.targets.size() < slots * static_cast<std::size_t>(data.target_width())))
     throw Error::runtime("prefetcher", "staging storage is smaller than depth x max_batch samples",
-                         std::to_string(staging_bytes(max_batch, data.width(), data.target_width(), depth)) +
-                             " bytes");
+                         std::to_string(slots) + " rows of inputs and " + (ids ? "labels" : "targets") +
+                             " (the memory plan's input staging line)");
   block_left_.resize(static_cast<std::size_t>((data.size() + kReleaseBlockRows - 1) / kReleaseBlockRows));
   thread_ = std::thread([this] { run(); });
 }
