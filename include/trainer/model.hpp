@@ -119,13 +119,16 @@ int set_compute_threads(int threads);
 // How the kernels run a float product with output [m, n] and depth k on `threads` compute
 // threads: the largest output tile, how many threads share the tiles, whether the tiles run on
 // the packed AVX-512 kernel or on Eigen, and the stack bytes the one or the other packs a tile's
-// operands into (0 when it does not pack). The memory plan's "GEMM scratch" is built from this,
-// so it follows any change of the tiling.
+// operands into (0 when it does not pack). packing_bound is the most that any product no larger
+// than [m, n] x k packs: a run's partial micro-batches and last evaluation chunk are smaller
+// products whose packing is not always smaller. The memory plan's "GEMM scratch" is built from
+// the bound, so it follows any change of the tiling.
 struct GemmTiling {
   std::int64_t tile_m = 0, tile_n = 0;
   int threads = 1;
   bool packed = false;
   std::uint64_t packing_bytes = 0;
+  std::uint64_t packing_bound = 0;
 };
 GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threads);
 

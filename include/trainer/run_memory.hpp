@@ -3,9 +3,10 @@
 // in a forked child, and the watch that compares the live process with it while fit trains.
 //
 // What lives outside the Storage, and how it is counted (measurements in docs/memory.md):
-//   gemm stacks     Eigen packs GEMM blocks on the stack of the thread that runs the product;
-//                   touched stack pages stay resident for the thread's life. Each compute
-//                   thread counts the largest packing it can do (gemm_stack.hpp).
+//   gemm stacks     the GEMMs (the packed kernel or Eigen) pack operands on the stack of the
+//                   thread that runs the product; touched stack pages stay resident for the
+//                   thread's life. Each compute thread counts the largest packing it can do,
+//                   partial micro-batches included (gemm_stack.hpp).
 //   thread overhead each thread the run creates (OpenMP workers, the prefetcher) touches the top
 //                   of its stack, its TLS and libgomp/glibc bookkeeping: kThreadOverhead each.
 //   prefetch blocks the prefetcher's per-64-row release counters (4 bytes per block).

@@ -8,8 +8,8 @@ GemmStacks gemm_stacks(const Network& net, std::int64_t micro, std::int64_t eval
   GemmStacks s;
   auto product = [&](std::int64_t m, std::int64_t n, std::int64_t k) {
     const GemmTiling t = gemm_tiling(m, n, k, threads);
-    s.caller = std::max(s.caller, t.packing_bytes);
-    if (t.threads > 1) s.worker = std::max(s.worker, t.packing_bytes);
+    s.caller = std::max(s.caller, t.packing_bound);
+    if (t.threads > 1) s.worker = std::max(s.worker, t.packing_bound);
   };
   bool first = true;
   for (const auto& t : net.layout().tensors) {

@@ -80,9 +80,10 @@ Tiling plan_tiles(Index m, Index n, Index k, int threads) {
 // against Eigen (gemm_bench --backend trainer|eigen, docs/BENCHMARKS.md): the kernel computes
 // whole 12x32 blocks, so narrow tiles (a 10-class output layer) waste most of it, and a very
 // shallow product is all packing.
+// The bound in gemm_tiling() relies on these two thresholds.
 bool use_packed(const Tiling& t, Index k) { return packed_gemm_available() && t.tn >= 32 && k >= 16; }
 
-// Calls tile(i0, mi, j0, nj) for tiles covering the [m, n] output of a product with depth k.
+// Calls tile(i0, mi, j0, nj) for the tiles of t covering an [m, n] output.
 template <class Tile>
 void run_tiled(const Tiling& t, Index m, Index n, Tile&& tile) {
   const Index tiles = t.tiles_m * t.tiles_n;
@@ -197,6 +198,23 @@ TRAINER_INSTANTIATE(double)
 }  // namespace trainer::model
 
 namespace trainer {
+namespace {
+
+// Stack bytes Eigen packs one tm x tn tile of depth k into (0 when it does not pack).
+std::uint64_t eigen_packing_bytes(std::int64_t tm, std::int64_t tn, std::int64_t k) {
+  // Eigen's EIGEN_GEMM_TO_COEFFBASED_THRESHOLD: below it a product is evaluated lazily, and a
+  // single row or column is a GEMV; neither packs.
+  constexpr std::int64_t kCoeffBasedThreshold = 20;
+  if (tm <= 1 || tn <= 1 || k <= 0 || tm + tn + k < kCoeffBasedThreshold) return 0;
+  // Outputs are row-major, which Eigen computes as the transposed column-major product: its
+  // blocking sees the tile's columns as rows and vice versa. It packs a kc x mc block of the
+  // left operand and a kc x nc block of the right one.
+  Eigen::Index kc = k, mc = tn, nc = tm;
+  Eigen::internal::computeProductBlockingSizes<float, float, 1>(kc, mc, nc, Eigen::Index(1));
+  return static_cast<std::uint64_t>(kc * (mc + nc)) * sizeof(float);
+}
+
+}  // namespace
 
 GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threads) {
   const model::Tiling t = model::plan_tiles(m, n, k, threads);
@@ -204,21 +222,20 @@ GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threa
   g.tile_m = t.tm;
   g.tile_n = t.tn;
   g.threads = t.used;
-  if (model::use_packed(t, k)) {
-    g.packed = true;
-    g.packing_bytes = model::packed_gemm_scratch_bytes(t.tm, t.tn, k);
-    return g;
+  g.packed = model::use_packed(t, k);
+  g.packing_bytes = g.packed ? model::packed_gemm_scratch_bytes(t.tm, t.tn, k) : eigen_packing_bytes(t.tm, t.tn, k);
+
+  // The bound over every smaller product. Tiles never exceed the caps below, but a smaller
+  // product does not always get smaller tiles or depth slices (505 rows are one 505-row tile, 640
+  // rows two of 320; a depth of 256 is one slice of 256, 300 two of 150), and it may take the
+  // other path: Eigen when its tiles are narrower than 32 columns or its depth is under 16.
+  const std::int64_t tm = std::min(m, model::kTileM), tn = std::min(n, model::kTileN);
+  g.packing_bound = eigen_packing_bytes(tm, tn, k);
+  if (model::packed_gemm_available()) {
+    g.packing_bound = std::max({model::packed_gemm_scratch_bound(tm, tn, k),
+                                eigen_packing_bytes(tm, std::min<std::int64_t>(tn, 31), k),
+                                eigen_packing_bytes(tm, tn, std::min<std::int64_t>(k, 15))});
   }
-  // Eigen's EIGEN_GEMM_TO_COEFFBASED_THRESHOLD: below it a product is evaluated lazily, and a
-  // single row or column is a GEMV; neither packs.
-  constexpr std::int64_t kCoeffBasedThreshold = 20;
-  if (t.tm <= 1 || t.tn <= 1 || k <= 0 || t.tm + t.tn + k < kCoeffBasedThreshold) return g;
-  // Outputs are row-major, which Eigen computes as the transposed column-major product: its
-  // blocking sees the tile's columns as rows and vice versa. It packs a kc x mc block of the
-  // left operand and a kc x nc block of the right one.
-  Eigen::Index kc = k, mc = t.tn, nc = t.tm;
-  Eigen::internal::computeProductBlockingSizes<float, float, 1>(kc, mc, nc, Eigen::Index(1));
-  g.packing_bytes = static_cast<std::uint64_t>(kc * (mc + nc)) * sizeof(float);
   return g;
 }
 

@@ -38,6 +38,12 @@ std::uint64_t packed_gemm_scratch_bytes(Index m, Index n, Index k) {
   return static_cast<std::uint64_t>(floats) * sizeof(float) + 64;  // + 64: alignment
 }
 
+std::uint64_t packed_gemm_scratch_bound(Index m, Index n, Index k) {
+  // Every term is monotone in the tile sides and in the slice depth, and a slice is at most
+  // min(k, kMaxDepth) deep.
+  return packed_gemm_scratch_bytes(m, n, std::min(k, kMaxDepth));
+}
+
 #if TRAINER_PACKED_GEMM
 
 // The kernel's functions are compiled for AVX-512 whatever the build targets, and run only where

@@ -30,6 +30,9 @@ bool packed_gemm_available();
 
 // Stack bytes packed_gemm_tile() takes for an [m, n] tile of depth k.
 std::uint64_t packed_gemm_scratch_bytes(Index m, Index n, Index k);
+// The most it takes for any tile of at most m rows, n columns and depth k (the bytes above are
+// not monotone in k: a depth of 256 is one slice of 256, 300 two of 150).
+std::uint64_t packed_gemm_scratch_bound(Index m, Index n, Index k);
 
 // c[m, n] (row stride ldc) = a[m, k] * b[k, n], or += with accumulate. m, n <= kPackedMaxTile.
 // Only call when packed_gemm_available().
