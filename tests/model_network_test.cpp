@@ -5,6 +5,7 @@
 #include <numeric>
 #include <vector>
 
+#include "../src/model/packed_gemm.hpp"
 #include "support/workspace_support.hpp"
 #include "trainer/error.hpp"
 #include "trainer/model.hpp"
@@ -168,9 +169,12 @@ TEST_CASE("gradients accumulate: two half batches at 1/B equal one batch at 1/B"
 }
 
 TEST_CASE("the first micro-batch of a step overwrites stale gradients, the next ones add to them", "[model]") {
-  // 40 inputs and 24 rows: wide and deep enough for the packed GEMM kernel, where it exists.
+  // 40 inputs and halves of 32 rows: the weight gradients of both layers are wide and deep enough
+  // for the packed GEMM kernel, where it exists.
   const auto m = model_of({dense(48, Activation::relu), dense(5)});
-  const std::int64_t features = 40, rows = 24;
+  const std::int64_t features = 40, rows = 64;
+  CHECK(trainer::gemm_tiling(48, features, rows / 2, 1).packed == trainer::model::packed_gemm_available());
+  CHECK(trainer::gemm_tiling(5, 48, rows / 2, 1).packed == trainer::model::packed_gemm_available());
   Bound whole(m, features, rows), halves(m, features, rows);
   whole.net.init_weights(9);
   halves.params = whole.params;

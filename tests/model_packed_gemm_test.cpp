@@ -52,34 +52,41 @@ TEST_CASE("The packed GEMM matches a double reference on every edge of its block
     CHECK_FALSE(trainer::gemm_tiling(2048, 512, 784, 2).packed);
     return;
   }
-  std::uint32_t seed = 1;
+  struct Shape {
+    Index m, n, k;
+  };
+  std::vector<Shape> shapes;
   for (Index m : {1, 11, 12, 13, 100, 256})
     for (Index n : {1, 31, 32, 33, 70, 256})
-      for (Index k : {1, 5, 256, 257, 600})
-        for (bool a_transposed : {false, true})
-          for (bool b_transposed : {false, true})
-            for (bool accumulate : {false, true}) {
-              const auto a_values = random_values(static_cast<std::size_t>(m * k), seed++);
-              const auto b_values = random_values(static_cast<std::size_t>(k * n), seed++);
-              const MatrixOperand a = a_transposed ? MatrixOperand{a_values.data(), 1, m}
-                                                   : MatrixOperand{a_values.data(), k, 1};
-              const MatrixOperand b = b_transposed ? MatrixOperand{b_values.data(), 1, k}
-                                                   : MatrixOperand{b_values.data(), n, 1};
-              // The output sits inside a wider buffer with rows to spare: nothing outside
-              // [m, n] may change.
-              const Index ldc = n + 5;
-              const auto c0 = random_values(static_cast<std::size_t>((m + 1) * ldc), seed++);
-              auto c = c0;
-              trainer::model::packed_gemm_tile(m, n, k, a, b, c.data(), ldc, accumulate);
-              INFO(m << " x " << n << " x " << k << (a_transposed ? ", a transposed" : "")
-                     << (b_transposed ? ", b transposed" : "") << (accumulate ? ", accumulating" : ""));
-              CHECK(worst_error(m, n, k, a, b, c0, c, ldc, accumulate) < 1e-6);
-              bool outside_untouched = true;
-              for (Index i = 0; i <= m; ++i)
-                for (Index j = 0; j < ldc; ++j)
-                  if ((i >= m || j >= n) && c[i * ldc + j] != c0[i * ldc + j]) outside_untouched = false;
-              CHECK(outside_untouched);
-            }
+      for (Index k : {1, 5, 256, 257, 600}) shapes.push_back({m, n, k});
+  // Full 512-wide tiles, the largest the dense layers cut.
+  for (const Shape big : {Shape{512, 512, 24}, Shape{512, 47, 300}, Shape{37, 512, 513}}) shapes.push_back(big);
+  std::uint32_t seed = 1;
+  for (const auto [m, n, k] : shapes)
+    for (bool a_transposed : {false, true})
+      for (bool b_transposed : {false, true})
+        for (bool accumulate : {false, true}) {
+          const auto a_values = random_values(static_cast<std::size_t>(m * k), seed++);
+          const auto b_values = random_values(static_cast<std::size_t>(k * n), seed++);
+          const MatrixOperand a = a_transposed ? MatrixOperand{a_values.data(), 1, m}
+                                               : MatrixOperand{a_values.data(), k, 1};
+          const MatrixOperand b = b_transposed ? MatrixOperand{b_values.data(), 1, k}
+                                               : MatrixOperand{b_values.data(), n, 1};
+          // The output sits inside a wider buffer with rows to spare: nothing outside
+          // [m, n] may change.
+          const Index ldc = n + 5;
+          const auto c0 = random_values(static_cast<std::size_t>((m + 1) * ldc), seed++);
+          auto c = c0;
+          trainer::model::packed_gemm_tile(m, n, k, a, b, c.data(), ldc, accumulate);
+          INFO(m << " x " << n << " x " << k << (a_transposed ? ", a transposed" : "")
+                 << (b_transposed ? ", b transposed" : "") << (accumulate ? ", accumulating" : ""));
+          CHECK(worst_error(m, n, k, a, b, c0, c, ldc, accumulate) < 1e-6);
+          bool outside_untouched = true;
+          for (Index i = 0; i <= m; ++i)
+            for (Index j = 0; j < ldc; ++j)
+              if ((i >= m || j >= n) && c[i * ldc + j] != c0[i * ldc + j]) outside_untouched = false;
+          CHECK(outside_untouched);
+        }
 }
 
 TEST_CASE("The dense layers' float products agree with their double ones where the packed kernel runs",
