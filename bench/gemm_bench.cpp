@@ -227,9 +227,9 @@ void eigen_split_gemm(const Shape& s, const float* a, const float* b, float* c) 
   }
 }
 
-// The trainer's kernels, as a dense layer calls them. The weight gradient accumulates into c, so
-// c is cleared first (m x n stores against m x n x k multiply-adds); the forward product adds a
-// zero bias with the linear activation in the same pass over each tile, as training does.
+// The trainer's kernels, as a dense layer calls them. The weight gradient stores into c, as the
+// first micro-batch of a step does; the forward product adds a zero bias with the linear
+// activation in the same pass over each tile, as training does.
 void trainer_gemm(const Shape& s, const float* a, const float* b, float* c) {
   using namespace trainer::model;
   if (!s.trans_a && s.trans_b) {
@@ -237,8 +237,7 @@ void trainer_gemm(const Shape& s, const float* a, const float* b, float* c) {
     if (zero_bias.size() < static_cast<size_t>(s.n)) zero_bias.assign(static_cast<size_t>(s.n), 0.0f);
     dense_forward<float>(a, b, zero_bias.data(), trainer::Activation::linear, c, c, false, s.m, s.n, s.k);
   } else if (s.trans_a && !s.trans_b) {
-    std::fill(c, c + static_cast<size_t>(s.m) * static_cast<size_t>(s.n), 0.0f);
-    gemm_weight_grad<float>(a, b, c, s.m, s.n, s.k);
+    gemm_weight_grad<float>(a, b, c, s.m, s.n, s.k, false);
   } else if (!s.trans_a && !s.trans_b) {
     gemm_input_grad<float>(a, b, c, s.m, s.n, s.k);
   } else {
