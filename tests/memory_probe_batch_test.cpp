@@ -131,6 +131,26 @@ TEST_CASE("probe-batch with --ram 1M exits 4 naming the largest items and a budg
   CHECK(ok.exit_code == 0);
 }
 
+TEST_CASE("trials that run out of stack exit 4 naming the stack limit, and that limit works",
+          "[memory][probe-batch][real-memory]") {
+  // The GEMMs pack their operands on each compute thread's stack (~0.9 MiB here); under a 256 KiB
+  // stack limit every trial dies by SIGSEGV, which a larger --ram would not mend.
+  TempDir dir;
+  const std::string config = make_run(dir);
+  const auto r = run_command("ulimit -s 256 && " + trainer_cmd(config, "probe-batch"));
+  INFO(r.out);
+  CHECK(r.exit_code == 4);
+  CHECK(r.out.find("SIGSEGV") != std::string::npos);
+  const auto at = r.out.find("ulimit -s ");
+  REQUIRE(at != std::string::npos);
+  std::string kib = r.out.substr(at + 10);
+  kib = kib.substr(0, kib.find_first_of(";) "));
+  INFO("suggested ulimit -s " << kib);
+  const auto ok = run_command("ulimit -s " + kib + " && " + trainer_cmd(config, "--json probe-batch"), false);
+  INFO(ok.out);
+  CHECK(ok.exit_code == 0);
+}
+
 TEST_CASE("a forced micro-batch that does not fit exits 4 naming the micro-batch", "[memory][probe-batch]") {
   TempDir dir;
   const std::string config = make_run(dir);

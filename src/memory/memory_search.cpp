@@ -1,5 +1,7 @@
 #include "trainer/memory_search.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -8,6 +10,7 @@
 #include "trainer/data_sets.hpp"
 #include "trainer/distributed.hpp"
 #include "trainer/error.hpp"
+#include "trainer/gemm_stack.hpp"
 #include "trainer/log.hpp"
 #include "trainer/memory_plan.hpp"
 #include "trainer/run_memory.hpp"
@@ -41,6 +44,24 @@ struct Planner {
     return plan_run(net, s, costs);
   }
 };
+
+// What to do when no trial passed. A trial that runs out of stack dies by SIGSEGV, and no budget
+// mends that: the GEMMs pack their operands on the stack of every compute thread, so a stack
+// limit (ulimit -s) below that packing is named instead of a larger --ram.
+std::string after_failed_trials(const Network& net, std::int64_t micro, std::int64_t eval, int threads) {
+  const GemmStacks gemm = gemm_stacks(net, micro, eval, threads);
+  constexpr std::uint64_t kOtherFrames = 256u << 10;  // the call chain above the GEMMs, with room
+  const std::uint64_t need = std::max(gemm.caller, gemm.worker) + kOtherFrames;
+  rlimit rl{};
+  std::uint64_t limit = default_thread_stack_bytes();
+  if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    limit = std::min<std::uint64_t>(limit, rl.rlim_cur);
+  if (limit == 0 || limit >= need) return "a larger --ram, or memory.verify false to skip trials";
+  const std::uint64_t need_kib = (need + 1023) >> 10;
+  return "a stack limit of at least " + std::to_string(need_kib) + " KiB (ulimit -s " + std::to_string(need_kib) +
+         "; it is " + std::to_string(limit >> 10) + " KiB): the GEMMs of a micro-batch of " + std::to_string(micro) +
+         " pack " + format_bytes(std::max(gemm.caller, gemm.worker)) + " on each compute thread's stack";
+}
 
 std::string largest_items(const MemoryPlan& plan) {
   std::string s;
@@ -143,7 +164,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
     if (micro == 1 || attempt + 1 >= kMaxTrials) {
       throw Error::budget("memory budget", "no micro-batch passed a trial under the budget of " + format_bytes(plannable.bytes) +
                                                " (" + budget.source + "); last: " + s.trials.back().note,
-                          "a larger --ram, or memory.verify false to skip trials");
+                          after_failed_trials(net, micro, eval, threads));
     }
     micro = std::max<std::int64_t>(1, micro * 4 / 5);
     eval = std::min(eval_for(micro), std::max<std::int64_t>(1, eval * 4 / 5));
