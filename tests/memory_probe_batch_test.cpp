@@ -53,6 +53,14 @@ nlohmann::json json_of(const std::string& command) {
   return nlohmann::json::parse(r.out);
 }
 
+// The word after `label` in a message (a suggested value), or "" when the label is missing.
+std::string value_after(const std::string& out, const std::string& label) {
+  const auto at = out.find(label);
+  if (at == std::string::npos) return "";
+  const std::string rest = out.substr(at + label.size());
+  return rest.substr(0, rest.find_first_of(" ;)\n"));
+}
+
 }  // namespace
 
 TEST_CASE("probe-batch --json reports the budget, the batch, the breakdown and the trials", "[memory][probe-batch]") {
@@ -121,10 +129,8 @@ TEST_CASE("probe-batch with --ram 1M exits 4 naming the largest items and a budg
   CHECK(r.out.find("at least") != std::string::npos);
 
   // The budget it names works.
-  const auto at = r.out.find("at least ");
-  REQUIRE(at != std::string::npos);
-  std::string size = r.out.substr(at + 9);
-  size = size.substr(0, size.find_first_of(" )\n"));
+  const std::string size = value_after(r.out, "at least ");
+  REQUIRE_FALSE(size.empty());
   INFO("suggested " << size);
   const auto ok = run_command(trainer_cmd(config, "--ram " + size + " --json probe-batch"), false);
   INFO(ok.out);
@@ -141,10 +147,8 @@ TEST_CASE("trials that run out of stack exit 4 naming the stack limit, and that 
   INFO(r.out);
   CHECK(r.exit_code == 4);
   CHECK(r.out.find("SIGSEGV") != std::string::npos);
-  const auto at = r.out.find("ulimit -s ");
-  REQUIRE(at != std::string::npos);
-  std::string kib = r.out.substr(at + 10);
-  kib = kib.substr(0, kib.find_first_of(";) "));
+  const std::string kib = value_after(r.out, "ulimit -s ");
+  REQUIRE_FALSE(kib.empty());
   INFO("suggested ulimit -s " << kib);
   const auto ok = run_command("ulimit -s " + kib + " && " + trainer_cmd(config, "--json probe-batch"), false);
   INFO(ok.out);
