@@ -1,7 +1,5 @@
 #include "trainer/memory_search.hpp"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -52,10 +50,9 @@ std::string after_failed_trials(const Network& net, std::int64_t micro, std::int
   const GemmStacks gemm = gemm_stacks(net, micro, eval, threads);
   constexpr std::uint64_t kOtherFrames = 256u << 10;  // the call chain above the GEMMs, with room
   const std::uint64_t need = std::max(gemm.caller, gemm.worker) + kOtherFrames;
-  rlimit rl{};
-  std::uint64_t limit = default_thread_stack_bytes();
-  if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-    limit = std::min<std::uint64_t>(limit, rl.rlim_cur);
+  // glibc sizes new threads' stacks from RLIMIT_STACK (2 MiB when unlimited): the smallest
+  // stack a compute thread has, the main thread's limit being RLIMIT_STACK itself.
+  const std::uint64_t limit = default_thread_stack_bytes();
   if (limit == 0 || limit >= need) return "a larger --ram, or memory.verify false to skip trials";
   const std::uint64_t need_kib = (need + 1023) >> 10;
   return "a stack limit of at least " + std::to_string(need_kib) + " KiB (ulimit -s " + std::to_string(need_kib) +

@@ -46,8 +46,6 @@ constexpr double kParallelMinMacs = 1 << 17;
 
 Index ceil_div(Index a, Index b) { return (a + b - 1) / b; }
 
-static_assert(kTileM <= kPackedMaxTile && kTileN <= kPackedMaxTile);
-
 struct Tiling {
   Index tm = 0, tn = 0, tiles_m = 0, tiles_n = 0;
   int used = 1;  // threads that share the tiles
@@ -101,7 +99,6 @@ void run_tiled(const Tiling& t, Index m, Index n, Tile&& tile) {
   };
   run_on_threads(t.used, deal);
 }
-
 
 // The product's tiling, and whether its float tiles run on the packed kernel.
 struct Route {

@@ -151,32 +151,17 @@ TRAINER_AVX512 void pack_left(const MatrixOperand& a, Index m, Index p0, Index k
     }
     return;
   }
-  if (a.col_stride == 1) {
-    // Row-major source (forward, input gradient): transpose 16-deep blocks of the slice's rows.
-    for (Index q = 0; q < slices; ++q) {
-      float* slice = out + q * kc * kMr;
-      const float* rows[16];
-      const Index count = std::min(kMr, m - q * kMr);
-      for (Index r = 0; r < count; ++r) rows[r] = a.data + (q * kMr + r) * a.row_stride + p0;
-      for (Index p = 0; p < kc; p += 16) {
-        __m512 cols[16];
-        load_transposed(rows, count, p, kc - p, cols);
-        for (Index t = 0; t < std::min<Index>(16, kc - p); ++t)
-          _mm512_mask_storeu_ps(slice + (p + t) * kMr, lanes(kMr), cols[t]);
-      }
-    }
-    return;
-  }
+  // Row-major source (forward, input gradient): transpose 16-deep blocks of the slice's rows.
   for (Index q = 0; q < slices; ++q) {
     float* slice = out + q * kc * kMr;
-    for (Index r = 0; r < kMr; ++r) {
-      const Index i = q * kMr + r;
-      if (i >= m) {
-        for (Index p = 0; p < kc; ++p) slice[p * kMr + r] = 0.0f;
-        continue;
-      }
-      const float* src = a.data + i * a.row_stride + p0 * a.col_stride;
-      for (Index p = 0; p < kc; ++p) slice[p * kMr + r] = src[p * a.col_stride];
+    const float* rows[16];
+    const Index count = std::min(kMr, m - q * kMr);
+    for (Index r = 0; r < count; ++r) rows[r] = a.data + (q * kMr + r) * a.row_stride + p0;
+    for (Index p = 0; p < kc; p += 16) {
+      __m512 cols[16];
+      load_transposed(rows, count, p, kc - p, cols);
+      for (Index t = 0; t < std::min<Index>(16, kc - p); ++t)
+        _mm512_mask_storeu_ps(slice + (p + t) * kMr, lanes(kMr), cols[t]);
     }
   }
 }
@@ -198,28 +183,17 @@ TRAINER_AVX512 void pack_right(const MatrixOperand& b, Index n, Index p0, Index 
       }
       continue;
     }
-    if (b.row_stride == 1) {
-      // A transposed source (forward: the weights' rows are the columns here), 16 columns and
-      // 16 deep at a time.
-      for (Index h = 0; h < kNr; h += 16) {
-        const float* rows[16];
-        const Index count = std::clamp<Index>(nv - h, 0, 16);
-        for (Index j = 0; j < count; ++j) rows[j] = b.data + p0 + (j0 + h + j) * b.col_stride;
-        for (Index p = 0; p < kc; p += 16) {
-          __m512 cols[16];
-          load_transposed(rows, count, p, kc - p, cols);
-          for (Index t = 0; t < std::min<Index>(16, kc - p); ++t) _mm512_store_ps(slice + (p + t) * kNr + h, cols[t]);
-        }
+    // A transposed source (forward: the weights' rows are the columns here), 16 columns and 16
+    // deep at a time.
+    for (Index h = 0; h < kNr; h += 16) {
+      const float* rows[16];
+      const Index count = std::clamp<Index>(nv - h, 0, 16);
+      for (Index j = 0; j < count; ++j) rows[j] = b.data + p0 + (j0 + h + j) * b.col_stride;
+      for (Index p = 0; p < kc; p += 16) {
+        __m512 cols[16];
+        load_transposed(rows, count, p, kc - p, cols);
+        for (Index t = 0; t < std::min<Index>(16, kc - p); ++t) _mm512_store_ps(slice + (p + t) * kNr + h, cols[t]);
       }
-      continue;
-    }
-    for (Index j = 0; j < kNr; ++j) {
-      if (j >= nv) {
-        for (Index p = 0; p < kc; ++p) slice[p * kNr + j] = 0.0f;
-        continue;
-      }
-      const float* src = b.data + p0 * b.row_stride + (j0 + j) * b.col_stride;
-      for (Index p = 0; p < kc; ++p) slice[p * kNr + j] = src[p * b.row_stride];
     }
   }
 }

@@ -17,14 +17,12 @@ namespace trainer::model {
 
 using Index = std::int64_t;
 
-// A read-only matrix: element (i, j) is data[i * row_stride + j * col_stride].
+// A read-only matrix: element (i, j) is data[i * row_stride + j * col_stride]. One of the strides
+// is 1: the operands are row-major matrices or their transposes.
 struct MatrixOperand {
   const float* data = nullptr;
   Index row_stride = 0, col_stride = 0;
 };
-
-// Largest tile side the packing is laid out for (the dense kernels' tiles are at most this).
-inline constexpr Index kPackedMaxTile = 512;
 
 bool packed_gemm_available();
 
@@ -34,8 +32,9 @@ std::uint64_t packed_gemm_scratch_bytes(Index m, Index n, Index k);
 // not monotone in k: a depth of 256 is one slice of 256, 300 two of 150).
 std::uint64_t packed_gemm_scratch_bound(Index m, Index n, Index k);
 
-// c[m, n] (row stride ldc) = a[m, k] * b[k, n], or += with accumulate. m, n <= kPackedMaxTile.
-// Only call when packed_gemm_available().
+// c[m, n] (row stride ldc) = a[m, k] * b[k, n], or += with accumulate. The packing takes
+// packed_gemm_scratch_bytes(m, n, k) of the stack, so callers bound m and n (the dense kernels'
+// tiles are at most 512 a side). Only call when packed_gemm_available().
 void packed_gemm_tile(Index m, Index n, Index k, MatrixOperand a, MatrixOperand b, float* c, Index ldc,
                       bool accumulate);
 
