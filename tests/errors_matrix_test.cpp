@@ -356,6 +356,29 @@ TEST_CASE("matrix: an infinite input exits 3 naming x", "[errors]") {
   expect(r, 3, {w.x, "infinite", "finite"});
 }
 
+TEST_CASE("matrix: a NaN weight in /model/init_from exits 3 naming the file, the row and the column", "[errors]") {
+  Workspace w;
+  const std::string dir = w.tmp.file("init");
+  fs::create_directories(dir);
+  auto write = [&](const std::string& name, std::vector<std::int64_t> shape, float nan_at = -1) {
+    std::int64_t count = 1;
+    for (std::int64_t s : shape) count *= s;
+    std::vector<float> v(static_cast<std::size_t>(count), 0.25f);
+    if (nan_at >= 0) v[static_cast<std::size_t>(nan_at)] = std::numeric_limits<float>::quiet_NaN();
+    trainer::test::write_npy(dir + "/" + name, "<f4", shape, v.data(), v.size() * sizeof(float));
+  };
+  write("dense0.weight.npy", {8, 4});
+  write("dense0.bias.npy", {8});
+  write("dense1.weight.npy", {3, 8}, 2 * 8 + 5);
+  write("dense1.bias.npy", {3});
+  w.cfg["model"]["init_from"] = dir;
+  w.save();
+  auto r = w.run("NaN in an init_from weight (row 2, column 5)",
+                 w.fit_args() + " --metrics " + w.tmp.file("m.jsonl") + " --checkpoint " + w.tmp.file("run.ckpt"));
+  expect(r, 3, {dir + "/dense1.weight.npy", "NaN", "row 2, column 5", "finite weights"});
+  expect_no_outputs(w.tmp.path());
+}
+
 TEST_CASE("matrix: every malformed .npy fixture used as training x exits 3 naming the file", "[errors]") {
   const json manifest = json::parse(read_text(kFixtures + "/npy/manifest.json"));
   int rows = 0;

@@ -118,9 +118,12 @@ void packed_tile(Index mi, Index nj, Index k, MatrixOperand a, MatrixOperand b, 
   if constexpr (std::is_same_v<T, float>) packed_gemm_tile(mi, nj, k, a, b, c, ldc, accumulate);
 }
 
+// Whether packing looks for all-zero depth steps for the kernel to skip: in activations and
+// their gradients (ReLU zeros, blank pixels), not in weights.
+enum class ZeroSteps { search, ignore };
 template <class T>
-MatrixOperand operand(const T* data, Index row_stride, Index col_stride) {
-  if constexpr (std::is_same_v<T, float>) return {data, row_stride, col_stride};
+MatrixOperand operand(const T* data, Index row_stride, Index col_stride, ZeroSteps zeros) {
+  if constexpr (std::is_same_v<T, float>) return {data, row_stride, col_stride, zeros == ZeroSteps::search};
   return {};
 }
 
@@ -135,7 +138,8 @@ void dense_forward(const T* x, const T* w, const T* bias, Activation f, T* z, T*
   const Route r = route<T>(m, n, k);
   run_tiled(r.tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
     if (r.packed)  // x rows times w rows: b(p, j) = w[j, p]
-      packed_tile(mi, nj, k, operand(x + i0 * k, k, 1), operand(w + j0 * k, 1, k), z + i0 * n + j0, n, false);
+      packed_tile(mi, nj, k, operand(x + i0 * k, k, 1, ZeroSteps::search), operand(w + j0 * k, 1, k, ZeroSteps::ignore),
+                  z + i0 * n + j0, n, false);
     else
       Z.block(i0, j0, mi, nj).noalias() = X.middleRows(i0, mi) * W.middleRows(j0, nj).transpose();
     const Index at = i0 * n + j0;
@@ -151,7 +155,8 @@ void gemm_input_grad(const T* dz, const T* w, T* da, Index m, Index n, Index k) 
   const Route r = route<T>(m, n, k);
   run_tiled(r.tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
     if (r.packed)
-      packed_tile(mi, nj, k, operand(dz + i0 * k, k, 1), operand(w + j0, n, 1), da + i0 * n + j0, n, false);
+      packed_tile(mi, nj, k, operand(dz + i0 * k, k, 1, ZeroSteps::search), operand(w + j0, n, 1, ZeroSteps::ignore),
+                  da + i0 * n + j0, n, false);
     else
       DA.block(i0, j0, mi, nj).noalias() = DZ.middleRows(i0, mi) * W.middleCols(j0, nj);
   });
@@ -164,8 +169,11 @@ void gemm_weight_grad(const T* dz, const T* a, T* dw, Index m, Index n, Index b,
   MatView<T> DW(dw, m, n);
   const Route r = route<T>(m, n, b);
   run_tiled(r.tiling, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
-    if (r.packed)  // dz columns as rows: a(i, p) = dz[p, i]
-      packed_tile(mi, nj, b, operand(dz + i0, 1, m), operand(a + j0, n, 1), dw + i0 * n + j0, n, accumulate);
+    // dz columns as rows: a(i, p) = dz[p, i]. Twelve units' gradients are rarely all zero for one
+    // sample (0.2% in the MLP) while 32 of its inputs often are (13%): only a is searched.
+    if (r.packed)
+      packed_tile(mi, nj, b, operand(dz + i0, 1, m, ZeroSteps::ignore), operand(a + j0, n, 1, ZeroSteps::search),
+                  dw + i0 * n + j0, n, accumulate);
     else if (accumulate)
       DW.block(i0, j0, mi, nj).noalias() += DZ.middleCols(i0, mi).transpose() * A.middleCols(j0, nj);
     else

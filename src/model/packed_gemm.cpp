@@ -22,6 +22,11 @@ constexpr Index kMr = 12, kNr = 32;
 // Depth of one packed slice. A slice of kMr rows of the left operand (12 KiB) stays in L1
 // while the right operand's packed columns (up to 512 KiB) stream from L2.
 constexpr Index kMaxDepth = 256;
+// Per packed slice, one bit per depth step: set where the slice's values there are not all zero.
+// The kernel skips a depth step that is zero in either operand (ReLU outputs and their gradients,
+// blank pixels): those multiply-adds add exact zeros.
+constexpr Index kMaskWords = kMaxDepth / 64;
+using MaskWord = std::uint64_t;
 
 Index round_up(Index v, Index to) { return (v + to - 1) / to * to; }
 Index depth_pieces(Index k) { return (k + kMaxDepth - 1) / kMaxDepth; }
@@ -35,7 +40,9 @@ Index left_floats(Index m, Index k) { return round_up(round_up(m, kMr) * piece_d
 std::uint64_t packed_gemm_scratch_bytes(Index m, Index n, Index k) {
   if (m <= 0 || n <= 0 || k <= 0) return 0;
   const Index floats = left_floats(m, k) + round_up(n, kNr) * piece_depth(k);
-  return static_cast<std::uint64_t>(floats) * sizeof(float) + 64;  // + 64: alignment
+  const Index masks = ((m + kMr - 1) / kMr + (n + kNr - 1) / kNr) * kMaskWords;
+  return static_cast<std::uint64_t>(floats) * sizeof(float) + static_cast<std::uint64_t>(masks) * sizeof(MaskWord) +
+         64;  // + 64: alignment
 }
 
 std::uint64_t packed_gemm_scratch_bound(Index m, Index n, Index k) {
@@ -56,6 +63,25 @@ TRAINER_AVX512 __mmask16 lanes(Index count) {
   if (count >= 16) return 0xFFFF;
   if (count <= 0) return 0;
   return static_cast<__mmask16>((1u << count) - 1);
+}
+
+// Lanes of v that are not +-0.
+TRAINER_AVX512 __mmask16 nonzero_lanes(__m512 v) {
+  return _mm512_test_epi32_mask(_mm512_castps_si512(v), _mm512_set1_epi32(0x7FFFFFFF));
+}
+
+void mark(MaskWord* mask, Index p, bool nonzero) {
+  mask[p >> 6] |= static_cast<MaskWord>(nonzero) << (p & 63);
+}
+
+// Masks of `slices` slices kc deep: every step set when the operand is not searched for zeros,
+// none (to be marked while packing) when it is.
+void clear_masks(MaskWord* masks, Index slices, Index kc, bool search) {
+  for (Index q = 0; q < slices; ++q)
+    for (Index w = 0; w < kMaskWords; ++w) {
+      const Index bits = std::clamp<Index>(kc - w * 64, 0, 64);
+      masks[q * kMaskWords + w] = search || bits == 0 ? 0 : bits == 64 ? ~MaskWord{0} : (MaskWord{1} << bits) - 1;
+    }
 }
 
 // out[j] = column j of the 16x16 block whose rows are in[0..15]: 64 shuffles instead of 256
@@ -97,29 +123,48 @@ TRAINER_AVX512 void load_transposed(const float* const rows[16], Index count, In
   transpose16(in, out);
 }
 
-// c[mv, nv] (=|+=) pa * pb, where pa is a packed [kc, kMr] slice and pb a packed [kc, kNr] one.
-// All 12 rows are computed (packing pads with zeros); only mv x nv is stored. With kHalf, only
-// the first 16 columns: a tile's last slice is often narrow (a 196-column tile ends in 4).
+// One depth step of the 12x32 block: c += pa (one value per row, broadcast) * pb (a row of 32).
 template <bool kHalf>
-TRAINER_AVX512 void micro_kernel(Index kc, const float* __restrict pa, const float* __restrict pb, float* c, Index ldc,
-                  Index mv, Index nv, bool accumulate) {
+TRAINER_AVX512 __attribute__((always_inline)) inline void multiply_add(const float* pa, const float* pb,
+                                                                       __m512 (&c0)[kMr], __m512 (&c1)[kMr]) {
+  const __m512 b0 = _mm512_load_ps(pb);
+  const __m512 b1 = kHalf ? b0 : _mm512_load_ps(pb + 16);
+#pragma GCC unroll 12
+  for (int r = 0; r < kMr; ++r) {
+    const __m512 a = _mm512_set1_ps(pa[r]);
+    c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
+    if (!kHalf) c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+  }
+}
+
+// c[mv, nv] (=|+=) pa * pb, where pa is a packed [kc, kMr] slice and pb a packed [kc, kNr] one,
+// over the depth steps whose bits are set in both masks. All 12 rows are computed (packing pads
+// with zeros); only mv x nv is stored. With kHalf, only the first 16 columns: a tile's last slice
+// is often narrow (a 196-column tile ends in 4).
+template <bool kHalf>
+TRAINER_AVX512 void micro_kernel(Index kc, const float* __restrict pa, const float* __restrict pb, const MaskWord* ma,
+                                 const MaskWord* mb, float* c, Index ldc, Index mv, Index nv, bool accumulate) {
   __m512 c0[kMr], c1[kMr];
 #pragma GCC unroll 12
   for (int r = 0; r < kMr; ++r) {
     c0[r] = _mm512_setzero_ps();
     c1[r] = _mm512_setzero_ps();
   }
-  for (Index p = 0; p < kc; ++p) {
-    const __m512 b0 = _mm512_load_ps(pb);
-    const __m512 b1 = kHalf ? b0 : _mm512_load_ps(pb + 16);
-#pragma GCC unroll 12
-    for (int r = 0; r < kMr; ++r) {
-      const __m512 a = _mm512_set1_ps(pa[r]);
-      c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
-      if (!kHalf) c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
-    }
-    pa += kMr;
-    pb += kNr;
+  const Index words = (kc + 63) / 64;
+  MaskWord both[kMaskWords];
+  Index steps = 0;
+  for (Index w = 0; w < words; ++w) {
+    both[w] = ma[w] & mb[w];
+    steps += __builtin_popcountll(both[w]);
+  }
+  if (steps == kc) {
+    for (Index p = 0; p < kc; ++p) multiply_add<kHalf>(pa + p * kMr, pb + p * kNr, c0, c1);
+  } else {
+    for (Index w = 0; w < words; ++w)
+      for (MaskWord bits = both[w]; bits != 0; bits &= bits - 1) {
+        const Index p = w * 64 + __builtin_ctzll(bits);
+        multiply_add<kHalf>(pa + p * kMr, pb + p * kNr, c0, c1);
+      }
   }
   const __mmask16 m0 = lanes(nv), m1 = lanes(nv - 16);
 #pragma GCC unroll 12
@@ -138,16 +183,20 @@ TRAINER_AVX512 void micro_kernel(Index kc, const float* __restrict pa, const flo
 
 // Rows [0, m) x depth [p0, p0 + kc) of a into slices of kMr rows: slice q holds
 // a(q * kMr + r, p0 + p) at [q][p][r], zero past row m.
-TRAINER_AVX512 void pack_left(const MatrixOperand& a, Index m, Index p0, Index kc, float* out) {
+TRAINER_AVX512 void pack_left(const MatrixOperand& a, Index m, Index p0, Index kc, float* out, MaskWord* masks) {
   const Index slices = (m + kMr - 1) / kMr;
+  const bool search = a.may_hold_zeros;
+  clear_masks(masks, slices, kc, search);
   if (a.row_stride == 1) {
     // A transposed source (weight gradient): each source row holds kMr consecutive values of
     // every slice; read it once, front to back.
     for (Index p = 0; p < kc; ++p) {
       const float* src = a.data + (p0 + p) * a.col_stride;
-      for (Index q = 0; q < slices; ++q)
-        _mm512_mask_storeu_ps(out + (q * kc + p) * kMr, lanes(kMr),
-                              _mm512_maskz_loadu_ps(lanes(m - q * kMr), src + q * kMr));
+      for (Index q = 0; q < slices; ++q) {
+        const __m512 v = _mm512_maskz_loadu_ps(lanes(std::min(kMr, m - q * kMr)), src + q * kMr);
+        _mm512_mask_storeu_ps(out + (q * kc + p) * kMr, lanes(kMr), v);
+        if (search) mark(masks + q * kMaskWords, p, nonzero_lanes(v) != 0);
+      }
     }
     return;
   }
@@ -160,31 +209,43 @@ TRAINER_AVX512 void pack_left(const MatrixOperand& a, Index m, Index p0, Index k
     for (Index p = 0; p < kc; p += 16) {
       __m512 cols[16];
       load_transposed(rows, count, p, kc - p, cols);
-      for (Index t = 0; t < std::min<Index>(16, kc - p); ++t)
+      for (Index t = 0; t < std::min<Index>(16, kc - p); ++t) {
         _mm512_mask_storeu_ps(slice + (p + t) * kMr, lanes(kMr), cols[t]);
+        if (search) mark(masks + q * kMaskWords, p + t, nonzero_lanes(cols[t]) != 0);
+      }
     }
   }
 }
 
 // Depth [p0, p0 + kc) x columns [0, n) of b into slices of kNr columns: slice q holds
 // b(p0 + p, q * kNr + j) at [q][p][j], zero past column n.
-TRAINER_AVX512 void pack_right(const MatrixOperand& b, Index n, Index p0, Index kc, float* out) {
+TRAINER_AVX512 void pack_right(const MatrixOperand& b, Index n, Index p0, Index kc, float* out, MaskWord* masks) {
   const Index slices = (n + kNr - 1) / kNr;
+  const bool search = b.may_hold_zeros;
+  clear_masks(masks, slices, kc, search);
+  if (b.col_stride == 1) {
+    // Row-major source (gradients): each source row holds kNr consecutive values of every slice;
+    // read it once, front to back.
+    for (Index p = 0; p < kc; ++p) {
+      const float* src = b.data + (p0 + p) * b.row_stride;
+      for (Index q = 0; q < slices; ++q) {
+        const Index nv = std::min(kNr, n - q * kNr);
+        const __m512 v0 = _mm512_maskz_loadu_ps(lanes(nv), src + q * kNr);
+        const __m512 v1 = _mm512_maskz_loadu_ps(lanes(nv - 16), src + q * kNr + 16);
+        float* dst = out + (q * kc + p) * kNr;
+        _mm512_store_ps(dst, v0);
+        _mm512_store_ps(dst + 16, v1);
+        if (search) mark(masks + q * kMaskWords, p, (nonzero_lanes(v0) | nonzero_lanes(v1)) != 0);
+      }
+    }
+    return;
+  }
+  // A transposed source (forward: the weights' rows are the columns here), 16 columns and 16
+  // deep at a time.
   for (Index q = 0; q < slices; ++q) {
     float* slice = out + q * kc * kNr;
     const Index j0 = q * kNr;
     const Index nv = std::min(kNr, n - j0);
-    if (b.col_stride == 1) {
-      const __mmask16 m0 = lanes(nv), m1 = lanes(nv - 16);
-      for (Index p = 0; p < kc; ++p) {
-        const float* src = b.data + (p0 + p) * b.row_stride + j0;
-        _mm512_store_ps(slice + p * kNr, _mm512_maskz_loadu_ps(m0, src));
-        _mm512_store_ps(slice + p * kNr + 16, _mm512_maskz_loadu_ps(m1, src + 16));
-      }
-      continue;
-    }
-    // A transposed source (forward: the weights' rows are the columns here), 16 columns and 16
-    // deep at a time.
     for (Index h = 0; h < kNr; h += 16) {
       const float* rows[16];
       const Index count = std::clamp<Index>(nv - h, 0, 16);
@@ -192,7 +253,10 @@ TRAINER_AVX512 void pack_right(const MatrixOperand& b, Index n, Index p0, Index 
       for (Index p = 0; p < kc; p += 16) {
         __m512 cols[16];
         load_transposed(rows, count, p, kc - p, cols);
-        for (Index t = 0; t < std::min<Index>(16, kc - p); ++t) _mm512_store_ps(slice + (p + t) * kNr + h, cols[t]);
+        for (Index t = 0; t < std::min<Index>(16, kc - p); ++t) {
+          _mm512_store_ps(slice + (p + t) * kNr + h, cols[t]);
+          if (search) mark(masks + q * kMaskWords, p + t, nonzero_lanes(cols[t]) != 0);
+        }
       }
     }
   }
@@ -219,22 +283,26 @@ TRAINER_AVX512 void packed_gemm_tile(Index m, Index n, Index k, MatrixOperand a,
   auto* raw = static_cast<unsigned char*>(__builtin_alloca(bytes));
   auto* left = reinterpret_cast<float*>(reinterpret_cast<std::uintptr_t>(raw + 63) & ~std::uintptr_t{63});
   float* right = left + left_floats(m, k);
+  auto* left_masks = reinterpret_cast<MaskWord*>(right + round_up(n, kNr) * piece_depth(k));
+  MaskWord* right_masks = left_masks + (m + kMr - 1) / kMr * kMaskWords;
 
   const Index pieces = depth_pieces(k);
   Index p0 = 0;
   for (Index piece = 0; piece < pieces; ++piece) {
     const Index p1 = k * (piece + 1) / pieces;
     const Index kc = p1 - p0;
-    pack_right(b, n, p0, kc, right);
-    pack_left(a, m, p0, kc, left);
+    pack_right(b, n, p0, kc, right, right_masks);
+    pack_left(a, m, p0, kc, left, left_masks);
     const bool add = accumulate || piece > 0;
     for (Index i = 0; i < m; i += kMr)
       for (Index j = 0; j < n; j += kNr) {
         const Index mv = std::min(kMr, m - i), nv = std::min(kNr, n - j);
+        const MaskWord* ma = left_masks + i / kMr * kMaskWords;
+        const MaskWord* mb = right_masks + j / kNr * kMaskWords;
         if (nv > 16)
-          micro_kernel<false>(kc, left + i * kc, right + j * kc, c + i * ldc + j, ldc, mv, nv, add);
+          micro_kernel<false>(kc, left + i * kc, right + j * kc, ma, mb, c + i * ldc + j, ldc, mv, nv, add);
         else
-          micro_kernel<true>(kc, left + i * kc, right + j * kc, c + i * ldc + j, ldc, mv, nv, add);
+          micro_kernel<true>(kc, left + i * kc, right + j * kc, ma, mb, c + i * ldc + j, ldc, mv, nv, add);
       }
     p0 = p1;
   }
