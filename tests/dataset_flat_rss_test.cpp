@@ -47,7 +47,8 @@ TEST_CASE("prefetch: resident file pages stay flat while a 128 MiB file streams"
   const std::int64_t batch = 256;
   std::vector<float> xs(2 * batch * width);
   std::vector<std::int32_t> ys(2 * batch);
-  trainer::Prefetcher p(d, t, {xs, ys, {}}, batch, 2);
+  std::vector<std::int64_t> rows(batch);
+  trainer::Prefetcher p(d, t, {xs, ys, {}, rows}, batch, 2);
   const std::int64_t base = mapped_rss_kib(x);
   // The third pass reads the training part of a validation split, the way fit does.
   std::vector<std::int64_t> all(static_cast<std::size_t>(n));

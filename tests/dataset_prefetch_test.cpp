@@ -1,5 +1,7 @@
-// Prefetcher: batches in order equal direct gathers, errors cross the thread, staging is checked.
+// Prefetcher: batches in order equal direct gathers grouped by class, errors cross the thread,
+// staging is checked.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <vector>
 
 #include "support/npy_writer.hpp"
@@ -28,7 +30,8 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("prefetch: batches come in epoch order and equal a direct gather, last partial batch kept", "[data]") {
+TEST_CASE("prefetch: batches come in epoch order and equal a direct gather grouped by class, last partial batch kept",
+          "[data]") {
   Fixture f(1000, 5);
   auto d = Dataset::open(f.x, f.y, TargetKind::class_ids, 10);
   trainer::InputTransform t;
@@ -37,19 +40,24 @@ TEST_CASE("prefetch: batches come in epoch order and equal a direct gather, last
   const int depth = 3;
   std::vector<float> xs(depth * max_batch * 5);
   std::vector<std::int32_t> labels(depth * max_batch);
-  Prefetcher p(d, t, {xs, labels, {}}, max_batch, depth);
+  std::vector<std::int64_t> rows_scratch(max_batch);
+  Prefetcher p(d, t, {xs, labels, {}, rows_scratch}, max_batch, depth);
   for (std::uint64_t epoch = 0; epoch < 2; ++epoch) {
     auto order = trainer::epoch_order(1000, 9, epoch, true);
     p.start(order, 96);
     std::int64_t seen = 0, batches = 0;
     while (auto b = p.next()) {
       REQUIRE(b->first_index == seen);
-      const auto rows = std::span<const std::int64_t>(order).subspan(seen, b->n);
+      // The batch's rows of the order, by class and in order within a class (labels are
+      // row % 10 here, so a wrong grouping or a lost order within a class shows).
+      std::vector<std::int64_t> rows(order.begin() + seen, order.begin() + seen + b->n);
+      std::stable_sort(rows.begin(), rows.end(), [](std::int64_t a, std::int64_t c) { return a % 10 < c % 10; });
       std::vector<float> want_x(b->n * 5);
       std::vector<std::int32_t> want_y(b->n);
       d.gather(rows, t, want_x.data(), want_y.data(), nullptr);
       CHECK(std::vector<float>(b->x, b->x + b->n * 5) == want_x);
       CHECK(std::vector<std::int32_t>(b->labels, b->labels + b->n) == want_y);
+      CHECK(std::is_sorted(want_y.begin(), want_y.end()));
       CHECK(b->targets == nullptr);
       seen += b->n;
       ++batches;
@@ -74,9 +82,10 @@ TEST_CASE("prefetch: an epoch can be abandoned by starting another", "[data]") {
   trainer::InputTransform t;
   std::vector<float> xs(2 * 50 * 3);
   std::vector<std::int32_t> labels(2 * 50);
+  std::vector<std::int64_t> rows_scratch(50);
   // The order outlives the prefetcher: its thread may still be reading it until destruction.
   auto order = trainer::epoch_order(500, 1, 0, false);
-  Prefetcher p(d, t, {xs, labels, {}}, 50, 2);
+  Prefetcher p(d, t, {xs, labels, {}, rows_scratch}, 50, 2);
   p.start(order, 50);
   REQUIRE(p.next().has_value());
   p.start(order, 25);
@@ -92,8 +101,9 @@ TEST_CASE("prefetch: a data error in the producer thread is rethrown by next()",
   trainer::InputTransform t;
   std::vector<float> xs(2 * 32 * 2);
   std::vector<std::int32_t> labels(2 * 32);
+  std::vector<std::int64_t> rows_scratch(32);
   auto order = trainer::epoch_order(300, 1, 0, false);
-  Prefetcher p(d, t, {xs, labels, {}}, 32, 2);
+  Prefetcher p(d, t, {xs, labels, {}, rows_scratch}, 32, 2);
   p.start(order, 32);
   std::int64_t good = 0;
   try {
@@ -110,7 +120,11 @@ TEST_CASE("prefetch: staging smaller than depth x max_batch is refused", "[data]
   Fixture f(100, 4);
   auto d = Dataset::open(f.x, f.y, TargetKind::class_ids, 10);
   trainer::InputTransform t;
-  std::vector<float> xs(2 * 10 * 4 - 1);
+  std::vector<float> xs(2 * 10 * 4 - 1), enough_xs(2 * 10 * 4);
   std::vector<std::int32_t> labels(2 * 10);
-  CHECK_THROWS_AS(Prefetcher(d, t, {xs, labels, {}}, 10, 2), trainer::Error);
+  std::vector<std::int64_t> rows_scratch(10), short_rows(9);
+  CHECK_THROWS_AS(Prefetcher(d, t, {xs, labels, {}, rows_scratch}, 10, 2), trainer::Error);
+  // With class ids, one micro-batch of row indices, where the producer groups it by class.
+  CHECK_THROWS_AS(Prefetcher(d, t, {enough_xs, labels, {}, short_rows}, 10, 2), trainer::Error);
+  CHECK_NOTHROW(Prefetcher(d, t, {enough_xs, labels, {}, rows_scratch}, 10, 2));
 }

@@ -88,9 +88,13 @@ std::int64_t Dataset::target_width() const { return kind_ == TargetKind::class_i
 
 std::int64_t Dataset::classes() const { return outputs_ == 1 ? 2 : outputs_; }
 
+void Dataset::gather_inputs(std::span<const std::int64_t> rows, const InputTransform& transform, float* x_out) const {
+  x_.gather_f32(rows, x_out, transform.scale, transform.mean, transform.inv_std);
+}
+
 void Dataset::gather(std::span<const std::int64_t> rows, const InputTransform& transform, float* x_out,
                      std::int32_t* labels_out, float* targets_out) const {
-  x_.gather_f32(rows, x_out, transform.scale, transform.mean, transform.inv_std);
+  gather_inputs(rows, transform, x_out);
   if (kind_ == TargetKind::class_ids)
     y_.gather_labels(rows, labels_out, classes());
   else

@@ -24,9 +24,11 @@ Prefetcher::Prefetcher(const Dataset& data, const InputTransform& transform, Sta
   const auto slots = static_cast<std::size_t>(depth) * static_cast<std::size_t>(max_batch);
   const bool ids = data.target_kind() == TargetKind::class_ids;
   if (storage.x.size() < slots * static_cast<std::size_t>(data.width()) || (ids && storage.labels.size() < slots) ||
+      (ids && storage.rows.size() < static_cast<std::size_t>(max_batch)) ||
       (!ids && storage.targets.size() < slots * static_cast<std::size_t>(data.target_width())))
     throw Error::runtime("prefetcher", "staging storage is smaller than depth x max_batch samples",
-                         std::to_string(slots) + " rows of inputs and " + (ids ? "labels" : "targets") +
+                         std::to_string(slots) + " rows of inputs and " +
+                             (ids ? "labels, and " + std::to_string(max_batch) + " row indices" : "targets") +
                              " (the memory plan's input staging line)");
   block_left_.resize(static_cast<std::size_t>((data.size() + kReleaseBlockRows - 1) / kReleaseBlockRows));
   thread_ = std::thread([this] { run(); });
@@ -151,11 +153,30 @@ void Prefetcher::produce(std::int64_t k) {
   const Chunk c = chunk(k);
   const auto rows = order_.subspan(static_cast<std::size_t>(c.first), static_cast<std::size_t>(c.n));
   const auto slot = static_cast<std::size_t>(k % depth_) * static_cast<std::size_t>(max_batch_);
-  const bool ids = data_.target_kind() == TargetKind::class_ids;
-  data_.gather(rows, transform_, storage_.x.data() + slot * static_cast<std::size_t>(data_.width()),
-               ids ? storage_.labels.data() + slot : nullptr,
-               ids ? nullptr : storage_.targets.data() + slot * static_cast<std::size_t>(data_.target_width()));
+  float* x = storage_.x.data() + slot * static_cast<std::size_t>(data_.width());
+  if (data_.target_kind() == TargetKind::class_ids) {
+    std::int32_t* labels = storage_.labels.data() + slot;
+    data_.y().gather_labels(rows, labels, data_.classes());
+    data_.gather_inputs(group_by_class(rows, labels), transform_, x);
+  } else {
+    data_.gather(rows, transform_, x, nullptr, storage_.targets.data() + slot * static_cast<std::size_t>(data_.target_width()));
+  }
   note_consumed_rows(rows);
+}
+
+// Sorts (label, position) keys in place, which needs no buffer and gives one order for any
+// sort: keys are distinct. Labels are below 2^31 and positions below max_batch.
+std::span<const std::int64_t> Prefetcher::group_by_class(std::span<const std::int64_t> rows, std::int32_t* labels) {
+  const std::span<std::int64_t> keys = storage_.rows.first(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    keys[i] = static_cast<std::int64_t>((static_cast<std::uint64_t>(labels[i]) << 32) | i);
+  std::sort(keys.begin(), keys.end());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto key = static_cast<std::uint64_t>(keys[i]);
+    labels[i] = static_cast<std::int32_t>(key >> 32);
+    keys[i] = rows[key & 0xFFFFFFFFu];
+  }
+  return keys;
 }
 
 // The batch is copied into staging, so its file pages are no longer needed once every row of a

@@ -5,11 +5,14 @@
 namespace trainer {
 namespace {
 
-// One slot of `batch` samples: inputs and labels or targets (the prefetcher's staging ring).
-std::uint64_t slot_bytes(std::int64_t batch, const RunShape& s) {
-  const auto b = static_cast<std::uint64_t>(batch);
-  const std::uint64_t targets = s.target_kind == TargetKind::class_ids ? 1 : static_cast<std::uint64_t>(s.target_width);
-  return align_up(b * static_cast<std::uint64_t>(s.width) * sizeof(float)) + align_up(b * targets * 4);
+// The prefetcher's staging ring of `slots` slots of `batch` samples: inputs and labels or
+// targets, and with labels one micro-batch of row indices (it orders a micro-batch by class).
+std::uint64_t ring_bytes(std::int64_t slots, std::int64_t batch, const RunShape& s) {
+  const auto b = static_cast<std::uint64_t>(slots * batch);
+  const bool ids = s.target_kind == TargetKind::class_ids;
+  const std::uint64_t targets = ids ? 1 : static_cast<std::uint64_t>(s.target_width);
+  return align_up(b * static_cast<std::uint64_t>(s.width) * sizeof(float)) + align_up(b * targets * 4) +
+         (ids ? align_up(static_cast<std::uint64_t>(batch) * sizeof(std::int64_t)) : 0);
 }
 
 std::uint64_t staging_bytes(std::int64_t batch, const RunShape& s) {
@@ -35,7 +38,7 @@ std::vector<MemoryItem> plan_storage(const Network& net, const RunShape& shape) 
   // Evaluation runs between training steps, never during one, so its workspace and staging
   // reuse the training workspace and the prefetcher's staging: only what exceeds them is extra.
   const std::uint64_t train_bytes = Network::total(net.plan_train(shape.micro_batch));
-  const std::uint64_t input_bytes = slot_bytes(kPrefetchDepth * shape.micro_batch, shape);
+  const std::uint64_t input_bytes = ring_bytes(kPrefetchDepth, shape.micro_batch, shape);
   const std::uint64_t eval_bytes = Network::total(net.plan_eval(shape.eval_batch)) + staging_bytes(shape.eval_batch, shape);
   items.push_back({"training workspace", train_bytes});
   items.push_back({"input staging (x" + std::to_string(kPrefetchDepth) + " prefetch)", input_bytes});
