@@ -150,19 +150,26 @@ TEST_CASE("The dense layers' float products agree with their double ones where t
 namespace {
 
 // Values in [-1, 1] where, at random depth steps, a whole block of the kernel's blocking is zero
-// (+0 or -0): `block` rows of the left operand (12) or columns of the right one (32).
+// (+0 or -0): `block` rows of the left operand (12) or columns of the right one (32). At other
+// steps a block is zero but for one value, which must not be skipped.
 std::vector<float> values_with_zero_steps(Index rows, Index cols, Index block, bool along_rows, std::uint32_t seed) {
   auto v = random_values(static_cast<std::size_t>(rows * cols), seed);
   std::mt19937 gen(seed ^ 0x5bd1e995u);
-  std::bernoulli_distribution zero_step(0.4), negative(0.5);
+  std::discrete_distribution<int> kind({0.4, 0.3, 0.3});  // all zero, all but one, untouched
+  std::bernoulli_distribution negative(0.5);
   // along_rows: v is [depth, cols] and blocks are runs of `block` columns of a depth row;
   // otherwise v is [rows, depth] and blocks are runs of `block` rows of a depth column.
   const Index depth = along_rows ? rows : cols, width = along_rows ? cols : rows;
   for (Index p = 0; p < depth; ++p)
-    for (Index b0 = 0; b0 < width; b0 += block)
-      if (zero_step(gen))
-        for (Index i = b0; i < std::min(width, b0 + block); ++i)
+    for (Index b0 = 0; b0 < width; b0 += block) {
+      const int k = kind(gen);
+      if (k == 2) continue;
+      const Index b1 = std::min(width, b0 + block);
+      const Index keep = k == 1 ? std::uniform_int_distribution<Index>(b0, b1 - 1)(gen) : -1;
+      for (Index i = b0; i < b1; ++i)
+        if (i != keep)
           v[static_cast<std::size_t>(along_rows ? p * cols + i : i * cols + p)] = negative(gen) ? -0.0f : 0.0f;
+    }
   return v;
 }
 

@@ -28,12 +28,20 @@ constexpr Index kMaxDepth = 256;
 constexpr Index kMaskWords = kMaxDepth / 64;
 using MaskWord = std::uint64_t;
 
+// A row-major left operand is packed one slice at a time, just before its products, as kMr rows
+// of this many floats: a constant stride, so the kernel reaches row r at a fixed offset (the +16
+// spreads the rows over L1 sets).
+constexpr Index kPanelStride = kMaxDepth + 16;
+
 Index round_up(Index v, Index to) { return (v + to - 1) / to * to; }
 Index depth_pieces(Index k) { return (k + kMaxDepth - 1) / kMaxDepth; }
 // Equal pieces, so that a depth of 260 is two slices of 130 rather than 256 + 4.
 Index piece_depth(Index k) { return (k + depth_pieces(k) - 1) / depth_pieces(k); }
-// Floats of the packed left operand, rounded up so that the right one starts 64-byte aligned.
-Index left_floats(Index m, Index k) { return round_up(round_up(m, kMr) * piece_depth(k), 16); }
+// Floats of the packed left operand (all its slices, or one row panel), rounded up so that the
+// right one starts 64-byte aligned.
+Index left_floats(Index m, Index k) {
+  return std::max(round_up(round_up(m, kMr) * piece_depth(k), 16), kMr * kPanelStride);
+}
 
 }  // namespace
 
@@ -124,24 +132,26 @@ TRAINER_AVX512 void load_transposed(const float* const rows[16], Index count, In
 }
 
 // One depth step of the 12x32 block: c += pa (one value per row, broadcast) * pb (a row of 32).
-template <bool kHalf>
+// The left values are side by side ([p][r] slices) or kPanelStride apart (row panels).
+template <bool kHalf, bool kRowPanel>
 TRAINER_AVX512 __attribute__((always_inline)) inline void multiply_add(const float* pa, const float* pb,
                                                                        __m512 (&c0)[kMr], __m512 (&c1)[kMr]) {
   const __m512 b0 = _mm512_load_ps(pb);
   const __m512 b1 = kHalf ? b0 : _mm512_load_ps(pb + 16);
 #pragma GCC unroll 12
   for (int r = 0; r < kMr; ++r) {
-    const __m512 a = _mm512_set1_ps(pa[r]);
+    const __m512 a = _mm512_set1_ps(pa[kRowPanel ? r * kPanelStride : r]);
     c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
     if (!kHalf) c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
   }
 }
 
-// c[mv, nv] (=|+=) pa * pb, where pa is a packed [kc, kMr] slice and pb a packed [kc, kNr] one,
-// over the depth steps whose bits are set in both masks. All 12 rows are computed (packing pads
-// with zeros); only mv x nv is stored. With kHalf, only the first 16 columns: a tile's last slice
-// is often narrow (a 196-column tile ends in 4).
-template <bool kHalf>
+// c[mv, nv] (=|+=) pa * pb, where pa is a packed [kc, kMr] slice (or with kRowPanel a
+// [kMr, kPanelStride] panel) and pb a packed [kc, kNr] one, over the depth steps whose bits are
+// set in both masks. All 12 rows are computed (packing pads with zeros); only mv x nv is stored.
+// With kHalf, only the first 16 columns: a tile's last slice is often narrow (a 196-column tile
+// ends in 4).
+template <bool kHalf, bool kRowPanel>
 TRAINER_AVX512 void micro_kernel(Index kc, const float* __restrict pa, const float* __restrict pb, const MaskWord* ma,
                                  const MaskWord* mb, float* c, Index ldc, Index mv, Index nv, bool accumulate) {
   __m512 c0[kMr], c1[kMr];
@@ -158,12 +168,13 @@ TRAINER_AVX512 void micro_kernel(Index kc, const float* __restrict pa, const flo
     steps += __builtin_popcountll(both[w]);
   }
   if (steps == kc) {
-    for (Index p = 0; p < kc; ++p) multiply_add<kHalf>(pa + p * kMr, pb + p * kNr, c0, c1);
+    for (Index p = 0; p < kc; ++p)
+      multiply_add<kHalf, kRowPanel>(pa + p * (kRowPanel ? 1 : kMr), pb + p * kNr, c0, c1);
   } else {
     for (Index w = 0; w < words; ++w)
       for (MaskWord bits = both[w]; bits != 0; bits &= bits - 1) {
         const Index p = w * 64 + __builtin_ctzll(bits);
-        multiply_add<kHalf>(pa + p * kMr, pb + p * kNr, c0, c1);
+        multiply_add<kHalf, kRowPanel>(pa + p * (kRowPanel ? 1 : kMr), pb + p * kNr, c0, c1);
       }
   }
   const __mmask16 m0 = lanes(nv), m1 = lanes(nv - 16);
@@ -181,39 +192,41 @@ TRAINER_AVX512 void micro_kernel(Index kc, const float* __restrict pa, const flo
   }
 }
 
-// Rows [0, m) x depth [p0, p0 + kc) of a into slices of kMr rows: slice q holds
-// a(q * kMr + r, p0 + p) at [q][p][r], zero past row m.
+// Rows [0, m) x depth [p0, p0 + kc) of a transposed a (a.row_stride == 1: the weight gradient's
+// dz columns) into slices of kMr rows: slice q holds a(q * kMr + r, p0 + p) at [q][p][r], zero
+// past row m. Each source row holds kMr consecutive values of every slice: read it once, front
+// to back.
 TRAINER_AVX512 void pack_left(const MatrixOperand& a, Index m, Index p0, Index kc, float* out, MaskWord* masks) {
   const Index slices = (m + kMr - 1) / kMr;
   const bool search = a.may_hold_zeros;
   clear_masks(masks, slices, kc, search);
-  if (a.row_stride == 1) {
-    // A transposed source (weight gradient): each source row holds kMr consecutive values of
-    // every slice; read it once, front to back.
-    for (Index p = 0; p < kc; ++p) {
-      const float* src = a.data + (p0 + p) * a.col_stride;
-      for (Index q = 0; q < slices; ++q) {
-        const __m512 v = _mm512_maskz_loadu_ps(lanes(std::min(kMr, m - q * kMr)), src + q * kMr);
-        _mm512_mask_storeu_ps(out + (q * kc + p) * kMr, lanes(kMr), v);
-        if (search) mark(masks + q * kMaskWords, p, nonzero_lanes(v) != 0);
-      }
+  for (Index p = 0; p < kc; ++p) {
+    const float* src = a.data + (p0 + p) * a.col_stride;
+    for (Index q = 0; q < slices; ++q) {
+      const __m512 v = _mm512_maskz_loadu_ps(lanes(std::min(kMr, m - q * kMr)), src + q * kMr);
+      _mm512_mask_storeu_ps(out + (q * kc + p) * kMr, lanes(kMr), v);
+      if (search) mark(masks + q * kMaskWords, p, nonzero_lanes(v) != 0);
     }
-    return;
   }
-  // Row-major source (forward, input gradient): transpose 16-deep blocks of the slice's rows.
-  for (Index q = 0; q < slices; ++q) {
-    float* slice = out + q * kc * kMr;
-    const float* rows[16];
-    const Index count = std::min(kMr, m - q * kMr);
-    for (Index r = 0; r < count; ++r) rows[r] = a.data + (q * kMr + r) * a.row_stride + p0;
-    for (Index p = 0; p < kc; p += 16) {
-      __m512 cols[16];
-      load_transposed(rows, count, p, kc - p, cols);
-      for (Index t = 0; t < std::min<Index>(16, kc - p); ++t) {
-        _mm512_mask_storeu_ps(slice + (p + t) * kMr, lanes(kMr), cols[t]);
-        if (search) mark(masks + q * kMaskWords, p + t, nonzero_lanes(cols[t]) != 0);
-      }
+}
+
+// Rows [i0, i0 + mv) x depth [p0, p0 + kc) of a row-major a into one row panel: row r at
+// out[r * kPanelStride], zero rows past mv. Copies instead of transposes: the kernel reads the
+// panel at a fixed stride.
+TRAINER_AVX512 void pack_left_panel(const MatrixOperand& a, Index i0, Index mv, Index p0, Index kc, float* out,
+                                    MaskWord* mask) {
+  const bool search = a.may_hold_zeros;
+  clear_masks(mask, 1, kc, search);
+  for (Index p = 0; p < kc; p += 16) {
+    const __mmask16 m = lanes(kc - p);
+    __m512 any = _mm512_setzero_ps();
+    for (Index r = 0; r < kMr; ++r) {
+      const __m512 v =
+          r < mv ? _mm512_maskz_loadu_ps(m, a.data + (i0 + r) * a.row_stride + p0 + p) : _mm512_setzero_ps();
+      _mm512_storeu_ps(out + r * kPanelStride + p, v);
+      any = _mm512_or_ps(any, v);
     }
+    if (search) mask[p >> 6] |= static_cast<MaskWord>(nonzero_lanes(any) & m) << (p & 63);
   }
 }
 
@@ -292,17 +305,35 @@ TRAINER_AVX512 void packed_gemm_tile(Index m, Index n, Index k, MatrixOperand a,
     const Index p1 = k * (piece + 1) / pieces;
     const Index kc = p1 - p0;
     pack_right(b, n, p0, kc, right, right_masks);
-    pack_left(a, m, p0, kc, left, left_masks);
     const bool add = accumulate || piece > 0;
+    if (a.col_stride == 1) {
+      // Row-major a (forward, input gradient): each 12-row slice is packed just before its
+      // products, into L1-sized row panels.
+      for (Index i = 0; i < m; i += kMr) {
+        const Index mv = std::min(kMr, m - i);
+        pack_left_panel(a, i, mv, p0, kc, left, left_masks);
+        for (Index j = 0; j < n; j += kNr) {
+          const Index nv = std::min(kNr, n - j);
+          const MaskWord* mb = right_masks + j / kNr * kMaskWords;
+          if (nv > 16)
+            micro_kernel<false, true>(kc, left, right + j * kc, left_masks, mb, c + i * ldc + j, ldc, mv, nv, add);
+          else
+            micro_kernel<true, true>(kc, left, right + j * kc, left_masks, mb, c + i * ldc + j, ldc, mv, nv, add);
+        }
+      }
+      p0 = p1;
+      continue;
+    }
+    pack_left(a, m, p0, kc, left, left_masks);
     for (Index i = 0; i < m; i += kMr)
       for (Index j = 0; j < n; j += kNr) {
         const Index mv = std::min(kMr, m - i), nv = std::min(kNr, n - j);
         const MaskWord* ma = left_masks + i / kMr * kMaskWords;
         const MaskWord* mb = right_masks + j / kNr * kMaskWords;
         if (nv > 16)
-          micro_kernel<false>(kc, left + i * kc, right + j * kc, ma, mb, c + i * ldc + j, ldc, mv, nv, add);
+          micro_kernel<false, false>(kc, left + i * kc, right + j * kc, ma, mb, c + i * ldc + j, ldc, mv, nv, add);
         else
-          micro_kernel<true>(kc, left + i * kc, right + j * kc, ma, mb, c + i * ldc + j, ldc, mv, nv, add);
+          micro_kernel<true, false>(kc, left + i * kc, right + j * kc, ma, mb, c + i * ldc + j, ldc, mv, nv, add);
       }
     p0 = p1;
   }
