@@ -47,7 +47,7 @@ TEST_CASE("prefetch: resident file pages stay flat while a 128 MiB file streams"
   const std::int64_t batch = 256;
   std::vector<float> xs(2 * batch * width);
   std::vector<std::int32_t> ys(2 * batch);
-  std::vector<std::int64_t> rows(batch);
+  std::vector<std::int64_t> rows(2 * batch);
   trainer::Prefetcher p(d, t, {xs, ys, {}, rows}, batch, 2);
   const std::int64_t base = mapped_rss_kib(x);
   // The third pass reads the training part of a validation split, the way fit does.

@@ -40,7 +40,7 @@ TEST_CASE("prefetch: batches come in epoch order and equal a direct gather group
   const int depth = 3;
   std::vector<float> xs(depth * max_batch * 5);
   std::vector<std::int32_t> labels(depth * max_batch);
-  std::vector<std::int64_t> rows_scratch(max_batch);
+  std::vector<std::int64_t> rows_scratch(2 * max_batch);
   Prefetcher p(d, t, {xs, labels, {}, rows_scratch}, max_batch, depth);
   for (std::uint64_t epoch = 0; epoch < 2; ++epoch) {
     auto order = trainer::epoch_order(1000, 9, epoch, true);
@@ -82,7 +82,7 @@ TEST_CASE("prefetch: an epoch can be abandoned by starting another", "[data]") {
   trainer::InputTransform t;
   std::vector<float> xs(2 * 50 * 3);
   std::vector<std::int32_t> labels(2 * 50);
-  std::vector<std::int64_t> rows_scratch(50);
+  std::vector<std::int64_t> rows_scratch(2 * 50);
   // The order outlives the prefetcher: its thread may still be reading it until destruction.
   auto order = trainer::epoch_order(500, 1, 0, false);
   Prefetcher p(d, t, {xs, labels, {}, rows_scratch}, 50, 2);
@@ -101,7 +101,7 @@ TEST_CASE("prefetch: a data error in the producer thread is rethrown by next()",
   trainer::InputTransform t;
   std::vector<float> xs(2 * 32 * 2);
   std::vector<std::int32_t> labels(2 * 32);
-  std::vector<std::int64_t> rows_scratch(32);
+  std::vector<std::int64_t> rows_scratch(2 * 32);
   auto order = trainer::epoch_order(300, 1, 0, false);
   Prefetcher p(d, t, {xs, labels, {}, rows_scratch}, 32, 2);
   p.start(order, 32);
@@ -122,9 +122,9 @@ TEST_CASE("prefetch: staging smaller than depth x max_batch is refused", "[data]
   trainer::InputTransform t;
   std::vector<float> xs(2 * 10 * 4 - 1), enough_xs(2 * 10 * 4);
   std::vector<std::int32_t> labels(2 * 10);
-  std::vector<std::int64_t> rows_scratch(10), short_rows(9);
+  std::vector<std::int64_t> rows_scratch(2 * 10), short_rows(2 * 10 - 1);
   CHECK_THROWS_AS(Prefetcher(d, t, {xs, labels, {}, rows_scratch}, 10, 2), trainer::Error);
-  // With class ids, one micro-batch of row indices, where the producer groups it by class.
+  // With class ids, two micro-batches of row indices, where the producer groups one by class.
   CHECK_THROWS_AS(Prefetcher(d, t, {enough_xs, labels, {}, short_rows}, 10, 2), trainer::Error);
   CHECK_NOTHROW(Prefetcher(d, t, {enough_xs, labels, {}, rows_scratch}, 10, 2));
 }

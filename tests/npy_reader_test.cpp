@@ -64,7 +64,8 @@ TEST_CASE("npy: float16 converts normals, subnormals, signed zero, infinities an
   }
 }
 
-TEST_CASE("npy: Fortran-ordered and big-endian twins give the same batches as the C-ordered file", "[npy]") {
+TEST_CASE("npy: Fortran-ordered and big-endian twins give the same batches as the C-ordered file, also permuted",
+          "[npy]") {
   const std::int64_t n = 7, a = 3, b = 5;  // shape (7, 3, 5)
   std::vector<float> c_order(n * a * b), f_order(n * a * b);
   for (std::int64_t i = 0; i < n; ++i)
@@ -94,6 +95,15 @@ TEST_CASE("npy: Fortran-ordered and big-endian twins give the same batches as th
     std::vector<float> got(want.size());
     array->gather_f32(rows, got.data(), 2.0f, mean, inv_std);
     CHECK(got == want);
+    // With `to`, the same rows land permuted: rows[i] in output row to[i].
+    const std::vector<std::int64_t> to = {2, 4, 0, 1, 3};
+    std::vector<float> placed(want.size());
+    array->gather_f32(rows, placed.data(), 2.0f, mean, inv_std, to);
+    bool all_placed = true;
+    for (std::size_t r = 0; r < rows.size(); ++r)
+      for (std::size_t j = 0; j < 15; ++j)
+        all_placed = all_placed && placed[static_cast<std::size_t>(to[r]) * 15 + j] == want[r * 15 + j];
+    CHECK(all_placed);
   }
 }
 

@@ -65,8 +65,11 @@ class NpyArray {
   // Gathers the given rows (any order, repeats allowed) converted to float32 into
   // out[rows.size() x row_width()], row-major: out[r*width + j] = (x[row][j] * scale - mean[j]) * inv_std[j]
   // (mean/inv_std may be empty: no standardisation). Every row index must be < rows().
+  // With `to` (a permutation of 0..rows.size()-1), rows[i] goes to out row to[i] instead of i:
+  // the file is read in the given order whatever order the output needs.
   void gather_f32(std::span<const std::int64_t> rows, float* out, float scale = 1.0f,
-                  std::span<const float> mean = {}, std::span<const float> inv_std = {}) const;
+                  std::span<const float> mean = {}, std::span<const float> inv_std = {},
+                  std::span<const std::int64_t> to = {}) const;
 
   // Gathers rows of a label file (row_width() == 1) as int32 class ids.
   // Non-integral or out-of-[0, classes) values throw Error::data naming the file and the row.

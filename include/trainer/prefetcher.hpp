@@ -47,7 +47,8 @@ struct BatchView {
 // Caller-owned staging for `depth` slots of up to max_batch samples each:
 // x: depth*max_batch*width floats; labels: depth*max_batch (class ids, else may be empty);
 // targets: depth*max_batch*target_width floats (values, else may be empty);
-// rows: max_batch (class ids, else may be empty), where the producer orders a micro-batch by class.
+// rows: 2*max_batch (class ids, else may be empty), where the producer orders a micro-batch by
+// class.
 struct StagingStorage {
   std::span<float> x;
   std::span<std::int32_t> labels;
@@ -91,8 +92,9 @@ class Prefetcher {
   Chunk chunk(std::int64_t k) const;  // micro-batch k of the epoch
   void run();
   void produce(std::int64_t k);
-  // `rows` ordered by labels[] (rewritten to match) in staging's rows.
-  std::span<const std::int64_t> group_by_class(std::span<const std::int64_t> rows, std::int32_t* labels);
+  // Where each of n samples with these labels goes when grouped by class (in staging's rows);
+  // labels[] is rewritten in grouped order.
+  std::span<const std::int64_t> group_by_class(std::size_t n, std::int32_t* labels);
   void note_consumed_rows(std::span<const std::int64_t> rows);
 
   const Dataset& data_;

@@ -66,7 +66,7 @@ void gather_fortran_row(const std::uint8_t* data, std::uint64_t item, bool swap,
 
 template <typename T>
 void gather_rows(const NpyHeader& h, const std::uint8_t* data, std::span<const std::int64_t> rows,
-                 std::int64_t width, float* out) {
+                 std::span<const std::int64_t> to, std::int64_t width, float* out) {
   const bool swap = needs_swap(h);
   const std::uint64_t item = h.item_size;
   const auto w = static_cast<std::size_t>(width);
@@ -74,7 +74,7 @@ void gather_rows(const NpyHeader& h, const std::uint8_t* data, std::span<const s
   if (!h.fortran_order || h.shape.size() <= 1) {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const std::uint8_t* src = data + static_cast<std::uint64_t>(rows[i]) * w * item;
-      float* dst = out + i * w;
+      float* dst = out + (to.empty() ? i : static_cast<std::size_t>(to[i])) * w;
       if constexpr (std::is_same_v<T, float>) {
         if (!swap) {
           std::memcpy(dst, src, w * sizeof(float));
@@ -87,7 +87,8 @@ void gather_rows(const NpyHeader& h, const std::uint8_t* data, std::span<const s
   }
   const auto strides = fortran_strides(h.shape);
   for (std::size_t i = 0; i < rows.size(); ++i)
-    gather_fortran_row<T>(data, item, swap, h.shape, strides, rows[i], width, out + i * w);
+    gather_fortran_row<T>(data, item, swap, h.shape, strides, rows[i], width,
+                          out + (to.empty() ? i : static_cast<std::size_t>(to[i])) * w);
 }
 
 std::size_t page_size() {
@@ -185,7 +186,8 @@ double NpyArray::element(std::uint64_t i) const {
 }
 
 void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float scale,
-                          std::span<const float> mean, std::span<const float> inv_std) const {
+                          std::span<const float> mean, std::span<const float> inv_std,
+                          std::span<const std::int64_t> to) const {
   const std::int64_t n = this->rows();
   const std::int64_t width = row_width();
   if (mean.size() != inv_std.size() || (!mean.empty() && mean.size() != static_cast<std::size_t>(width)))
@@ -197,7 +199,7 @@ void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float 
   const std::uint8_t* data = base_ + header_.data_offset;
   data_detail::guarded_read(path_, [&] {
     dispatch(header_.dtype, [&](auto tag) {
-      gather_rows<typename decltype(tag)::type>(header_, data, rows, width, out);
+      gather_rows<typename decltype(tag)::type>(header_, data, rows, to, width, out);
     });
   });
   if (scale == 1.0f && mean.empty()) return;

@@ -24,11 +24,11 @@ Prefetcher::Prefetcher(const Dataset& data, const InputTransform& transform, Sta
   const auto slots = static_cast<std::size_t>(depth) * static_cast<std::size_t>(max_batch);
   const bool ids = data.target_kind() == TargetKind::class_ids;
   if (storage.x.size() < slots * static_cast<std::size_t>(data.width()) || (ids && storage.labels.size() < slots) ||
-      (ids && storage.rows.size() < static_cast<std::size_t>(max_batch)) ||
+      (ids && storage.rows.size() < 2 * static_cast<std::size_t>(max_batch)) ||
       (!ids && storage.targets.size() < slots * static_cast<std::size_t>(data.target_width())))
     throw Error::runtime("prefetcher", "staging storage is smaller than depth x max_batch samples",
                          std::to_string(slots) + " rows of inputs and " +
-                             (ids ? "labels, and " + std::to_string(max_batch) + " row indices" : "targets") +
+                             (ids ? "labels, and " + std::to_string(2 * max_batch) + " row indices" : "targets") +
                              " (the memory plan's input staging line)");
   block_left_.resize(static_cast<std::size_t>((data.size() + kReleaseBlockRows - 1) / kReleaseBlockRows));
   thread_ = std::thread([this] { run(); });
@@ -157,26 +157,30 @@ void Prefetcher::produce(std::int64_t k) {
   if (data_.target_kind() == TargetKind::class_ids) {
     std::int32_t* labels = storage_.labels.data() + slot;
     data_.y().gather_labels(rows, labels, data_.classes());
-    data_.gather_inputs(group_by_class(rows, labels), transform_, x);
+    data_.gather_inputs(rows, transform_, x, group_by_class(rows.size(), labels));
   } else {
-    data_.gather(rows, transform_, x, nullptr, storage_.targets.data() + slot * static_cast<std::size_t>(data_.target_width()));
+    data_.gather(rows, transform_, x, nullptr,
+                 storage_.targets.data() + slot * static_cast<std::size_t>(data_.target_width()));
   }
   note_consumed_rows(rows);
 }
 
 // Sorts (label, position) keys in place, which needs no buffer and gives one order for any
-// sort: keys are distinct. Labels are below 2^31 and positions below max_batch.
-std::span<const std::int64_t> Prefetcher::group_by_class(std::span<const std::int64_t> rows, std::int32_t* labels) {
-  const std::span<std::int64_t> keys = storage_.rows.first(rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i)
+// sort: keys are distinct. Labels are below 2^31 and positions below max_batch. The rows are
+// then read in epoch order and written to their grouped places: reading them grouped would
+// visit every file block of the micro-batch once per class, which on data larger than the
+// page cache reads each page from disk again for every class.
+std::span<const std::int64_t> Prefetcher::group_by_class(std::size_t n, std::int32_t* labels) {
+  const std::span<std::int64_t> keys = storage_.rows.first(n), to = storage_.rows.subspan(n, n);
+  for (std::size_t i = 0; i < n; ++i)
     keys[i] = static_cast<std::int64_t>((static_cast<std::uint64_t>(labels[i]) << 32) | i);
   std::sort(keys.begin(), keys.end());
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const auto key = static_cast<std::uint64_t>(keys[i]);
-    labels[i] = static_cast<std::int32_t>(key >> 32);
-    keys[i] = rows[key & 0xFFFFFFFFu];
+  for (std::size_t s = 0; s < n; ++s) {
+    const auto key = static_cast<std::uint64_t>(keys[s]);
+    labels[s] = static_cast<std::int32_t>(key >> 32);
+    to[key & 0xFFFFFFFFu] = static_cast<std::int64_t>(s);
   }
-  return keys;
+  return to;
 }
 
 // The batch is copied into staging, so its file pages are no longer needed once every row of a

@@ -6,13 +6,13 @@ namespace trainer {
 namespace {
 
 // The prefetcher's staging ring of `slots` slots of `batch` samples: inputs and labels or
-// targets, and with labels one micro-batch of row indices (it orders a micro-batch by class).
+// targets, and with labels two micro-batches of row indices (it orders a micro-batch by class).
 std::uint64_t ring_bytes(std::int64_t slots, std::int64_t batch, const RunShape& s) {
   const auto b = static_cast<std::uint64_t>(slots * batch);
   const bool ids = s.target_kind == TargetKind::class_ids;
   const std::uint64_t targets = ids ? 1 : static_cast<std::uint64_t>(s.target_width);
   return align_up(b * static_cast<std::uint64_t>(s.width) * sizeof(float)) + align_up(b * targets * 4) +
-         (ids ? align_up(static_cast<std::uint64_t>(batch) * sizeof(std::int64_t)) : 0);
+         (ids ? align_up(2 * static_cast<std::uint64_t>(batch) * sizeof(std::int64_t)) : 0);
 }
 
 std::uint64_t staging_bytes(std::int64_t batch, const RunShape& s) {

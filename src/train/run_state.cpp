@@ -36,7 +36,7 @@ RunState allocate_run(Network& net, const RunShape& shape, Optimizer* optimizer)
     st.staging.x = st.storage.take_array<float>(slots * static_cast<std::uint64_t>(shape.width));
     if (shape.target_kind == TargetKind::class_ids) {
       st.staging.labels = st.storage.take_array<std::int32_t>(slots);
-      st.staging.rows = st.storage.take_array<std::int64_t>(static_cast<std::uint64_t>(shape.micro_batch));
+      st.staging.rows = st.storage.take_array<std::int64_t>(2 * static_cast<std::uint64_t>(shape.micro_batch));
     } else {
       st.staging.targets = st.storage.take_array<float>(slots * static_cast<std::uint64_t>(shape.target_width));
     }
