@@ -219,14 +219,14 @@ TRAINER_AVX512 void pack_left_panel(const MatrixOperand& a, Index i0, Index mv, 
   clear_masks(mask, 1, kc, search);
   for (Index p = 0; p < kc; p += 16) {
     const __mmask16 m = lanes(kc - p);
-    __m512 any = _mm512_setzero_ps();
+    __m512i any = _mm512_setzero_si512();  // integer OR: _mm512_or_ps needs AVX512DQ
     for (Index r = 0; r < kMr; ++r) {
       const __m512 v =
           r < mv ? _mm512_maskz_loadu_ps(m, a.data + (i0 + r) * a.row_stride + p0 + p) : _mm512_setzero_ps();
       _mm512_storeu_ps(out + r * kPanelStride + p, v);
-      any = _mm512_or_ps(any, v);
+      any = _mm512_or_si512(any, _mm512_castps_si512(v));
     }
-    if (search) mask[p >> 6] |= static_cast<MaskWord>(nonzero_lanes(any) & m) << (p & 63);
+    if (search) mask[p >> 6] |= static_cast<MaskWord>(nonzero_lanes(_mm512_castsi512_ps(any)) & m) << (p & 63);
   }
 }
 
