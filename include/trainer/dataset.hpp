@@ -42,12 +42,12 @@ class Dataset {
 
   // Gathers samples `rows` into x_out[n x width()] and either labels_out[n] (class ids) or
   // targets_out[n x target_width()] (values); the unused pointer may be null.
+  void gather(std::span<const std::int64_t> rows, const InputTransform& transform, float* x_out,
+              std::int32_t* labels_out, float* targets_out) const;
   // Only the inputs of `rows`, into x_out[n x width()]; with `to`, row i of them into row to[i]
   // (NpyArray::gather_f32).
   void gather_inputs(std::span<const std::int64_t> rows, const InputTransform& transform, float* x_out,
                      std::span<const std::int64_t> to = {}) const;
-  void gather(std::span<const std::int64_t> rows, const InputTransform& transform, float* x_out,
-              std::int32_t* labels_out, float* targets_out) const;
 
   // Full streamed checks before training: NaN/Inf in float inputs, labels out of range.
   // Throws Error::data naming the file and the first offending row.
