@@ -375,7 +375,7 @@ TEST_CASE("matrix: a NaN weight in /model/init_from exits 3 naming the file, the
   w.save();
   auto r = w.run("NaN in an init_from weight (row 2, column 5)",
                  w.fit_args() + " --metrics " + w.tmp.file("m.jsonl") + " --checkpoint " + w.tmp.file("run.ckpt"));
-  expect(r, 3, {dir + "/dense1.weight.npy", "NaN", "row 2, column 5", "finite weights"});
+  expect(r, 3, {dir + "/dense1.weight.npy", "NaN weight", "row 2, column 5", "finite values"});
   expect_no_outputs(w.tmp.path());
 }
 

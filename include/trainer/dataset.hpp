@@ -23,6 +23,10 @@ struct InputTransform {
   std::vector<float> inv_std;
 };
 
+// Streams a float array (a no-op for integer dtypes) and throws Error::data naming the file, the
+// row and the column of its first NaN or infinite value; `what` names the values ("input").
+void check_finite(const NpyArray& a, const char* what);
+
 class Dataset {
  public:
   // Opens and cross-checks x and y (equal lengths, y shape). `classes` is checked for

@@ -31,6 +31,8 @@ void for_each_chunk(std::int64_t n, std::int64_t rows_per_chunk, const NpyArray&
   }
 }
 
+}  // namespace
+
 void check_finite(const NpyArray& a, const char* what) {
   if (!is_float(a.header().dtype)) return;
   const std::int64_t width = a.row_width();
@@ -50,8 +52,6 @@ void check_finite(const NpyArray& a, const char* what) {
     }
   });
 }
-
-}  // namespace
 
 Dataset Dataset::open(const std::string& x_path, const std::string& y_path, TargetKind kind,
                       std::int64_t outputs) {

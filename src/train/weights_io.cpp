@@ -1,8 +1,8 @@
 #include "trainer/weights_io.hpp"
 
-#include <cmath>
 #include <filesystem>
 
+#include "trainer/dataset.hpp"
 #include "trainer/error.hpp"
 #include "trainer/npy.hpp"
 #include "trainer/npy_writer.hpp"
@@ -38,18 +38,10 @@ void import_weights(const std::string& dir, const ParamLayout& layout, std::span
     }
     std::vector<std::int64_t> rows(static_cast<std::size_t>(t.shape[0]));
     for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<std::int64_t>(i);
-    float* values = params.data() + t.offset;
-    a.gather_f32(rows, values);
-    // A non-finite weight would make every output it touches NaN; reject it here, as inputs are.
-    const std::int64_t count = a.rows() * a.row_width();
-    for (std::int64_t i = 0; i < count; ++i) {
-      if (std::isfinite(values[i])) continue;
-      const std::int64_t width = a.row_width();
-      std::string where = "at index " + std::to_string(i / width);
-      if (t.shape.size() > 1) where = "in row " + std::to_string(i / width) + ", column " + std::to_string(i % width);
-      throw Error::data(path, std::string(std::isnan(values[i]) ? "NaN" : "infinite") + " weight " + where,
-                        "finite weights");
-    }
+    // Rejected as inputs are: a non-finite weight is NaN in every output it touches, except
+    // where the GEMM skips an all-zero step (packed_gemm.hpp), so it would not even show.
+    check_finite(a, "weight");
+    a.gather_f32(rows, params.data() + t.offset);
   }
 }
 
