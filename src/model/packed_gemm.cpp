@@ -192,6 +192,12 @@ TRAINER_AVX512 void micro_kernel(Index kc, const float* __restrict pa, const flo
   }
 }
 
+// micro_kernel by [row panel][half width].
+using MicroKernel = void (*)(Index, const float*, const float*, const MaskWord*, const MaskWord*, float*, Index, Index,
+                             Index, bool);
+constexpr MicroKernel kMicroKernels[2][2] = {{micro_kernel<false, false>, micro_kernel<true, false>},
+                                             {micro_kernel<false, true>, micro_kernel<true, true>}};
+
 // Rows [0, m) x depth [p0, p0 + kc) of a transposed a (a.row_stride == 1: the weight gradient's
 // dz columns) into slices of kMr rows: slice q holds a(q * kMr + r, p0 + p) at [q][p][r], zero
 // past row m. Each source row holds kMr consecutive values of every slice: read it once, front
@@ -306,35 +312,21 @@ TRAINER_AVX512 void packed_gemm_tile(Index m, Index n, Index k, MatrixOperand a,
     const Index kc = p1 - p0;
     pack_right(b, n, p0, kc, right, right_masks);
     const bool add = accumulate || piece > 0;
-    if (a.col_stride == 1) {
-      // Row-major a (forward, input gradient): each 12-row slice is packed just before its
-      // products, into L1-sized row panels.
-      for (Index i = 0; i < m; i += kMr) {
-        const Index mv = std::min(kMr, m - i);
-        pack_left_panel(a, i, mv, p0, kc, left, left_masks);
-        for (Index j = 0; j < n; j += kNr) {
-          const Index nv = std::min(kNr, n - j);
-          const MaskWord* mb = right_masks + j / kNr * kMaskWords;
-          if (nv > 16)
-            micro_kernel<false, true>(kc, left, right + j * kc, left_masks, mb, c + i * ldc + j, ldc, mv, nv, add);
-          else
-            micro_kernel<true, true>(kc, left, right + j * kc, left_masks, mb, c + i * ldc + j, ldc, mv, nv, add);
-        }
-      }
-      p0 = p1;
-      continue;
-    }
-    pack_left(a, m, p0, kc, left, left_masks);
-    for (Index i = 0; i < m; i += kMr)
+    // A row-major a (forward, input gradient) is packed one 12-row slice at a time, just before
+    // its products, into an L1-sized row panel; a transposed one (weight gradient) whole.
+    const bool row_panels = a.col_stride == 1;
+    if (!row_panels) pack_left(a, m, p0, kc, left, left_masks);
+    for (Index i = 0; i < m; i += kMr) {
+      const Index mv = std::min(kMr, m - i);
+      if (row_panels) pack_left_panel(a, i, mv, p0, kc, left, left_masks);
+      const float* pa = row_panels ? left : left + i * kc;
+      const MaskWord* ma = row_panels ? left_masks : left_masks + i / kMr * kMaskWords;
       for (Index j = 0; j < n; j += kNr) {
-        const Index mv = std::min(kMr, m - i), nv = std::min(kNr, n - j);
-        const MaskWord* ma = left_masks + i / kMr * kMaskWords;
+        const Index nv = std::min(kNr, n - j);
         const MaskWord* mb = right_masks + j / kNr * kMaskWords;
-        if (nv > 16)
-          micro_kernel<false, false>(kc, left + i * kc, right + j * kc, ma, mb, c + i * ldc + j, ldc, mv, nv, add);
-        else
-          micro_kernel<true, false>(kc, left + i * kc, right + j * kc, ma, mb, c + i * ldc + j, ldc, mv, nv, add);
+        kMicroKernels[row_panels][nv <= 16](kc, pa, right + j * kc, ma, mb, c + i * ldc + j, ldc, mv, nv, add);
       }
+    }
     p0 = p1;
   }
 }
