@@ -1,7 +1,8 @@
-// Prefetcher: batches in order equal direct gathers grouped by class, errors cross the thread,
-// staging is checked.
+// Prefetcher: batches in order equal direct gathers grouped by class and nonzero extent, errors
+// cross the thread, staging is checked.
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <tuple>
 #include <vector>
 
 #include "support/npy_writer.hpp"
@@ -18,8 +19,14 @@ namespace {
 struct Fixture {
   std::string x, y;
   Fixture(std::int64_t n, std::int64_t w, std::int64_t bad_label_row = -1) {
+    // Nonzero values, with zeros at both ends of rows in a pattern that crosses the labels' (the
+    // grouping within a class by nonzero extent shows).
     std::vector<std::uint8_t> xs(n * w);
-    for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<std::uint8_t>(i * 7 % 251);
+    for (std::int64_t r = 0; r < n; ++r)
+      for (std::int64_t j = 0; j < w; ++j) {
+        const bool blank = j < r % 3 || j >= w - r / 3 % 3;
+        xs[r * w + j] = blank ? 0 : static_cast<std::uint8_t>(1 + (r * w + j) * 7 % 250);
+      }
     std::vector<std::int32_t> ys(n);
     for (std::int64_t i = 0; i < n; ++i) ys[i] = static_cast<std::int32_t>(i % 10);
     if (bad_label_row >= 0) ys[bad_label_row] = 10;
@@ -28,52 +35,78 @@ struct Fixture {
   }
 };
 
+// The grouped order the prefetcher promises: by class, then by the length and the start of the
+// row's nonzero values (only without standardisation, which turns zeros into other values), then
+// in epoch order.
+std::vector<std::int64_t> grouped(std::vector<std::int64_t> rows, const Dataset& d, bool by_extent) {
+  const std::int64_t w = d.width();
+  const auto key = [&](std::int64_t r) {
+    std::int64_t first = w, end = 0;
+    for (std::int64_t j = 0; j < w && by_extent; ++j)
+      if (d.x().element(static_cast<std::uint64_t>(r * w + j)) != 0) {
+        first = std::min(first, j);
+        end = j + 1;
+      }
+    if (end == 0) first = 0;
+    return std::tuple(r % 10, end - first, first);
+  };
+  std::stable_sort(rows.begin(), rows.end(), [&](std::int64_t a, std::int64_t b) { return key(a) < key(b); });
+  return rows;
+}
+
 }  // namespace
 
-TEST_CASE("prefetch: batches come in epoch order and equal a direct gather grouped by class, last partial batch kept",
+TEST_CASE("prefetch: batches come in epoch order and equal a direct gather grouped by class and nonzero extent, last "
+          "partial batch kept",
           "[data]") {
-  Fixture f(1000, 5);
+  Fixture f(1000, 7);
   auto d = Dataset::open(f.x, f.y, TargetKind::class_ids, 10);
-  trainer::InputTransform t;
-  t.scale = 0.5f;
-  const std::int64_t max_batch = 96;
-  const int depth = 3;
-  std::vector<float> xs(depth * max_batch * 5);
-  std::vector<std::int32_t> labels(depth * max_batch);
-  std::vector<std::int64_t> rows_scratch(2 * max_batch);
-  Prefetcher p(d, t, {xs, labels, {}, rows_scratch}, max_batch, depth);
-  for (std::uint64_t epoch = 0; epoch < 2; ++epoch) {
-    auto order = trainer::epoch_order(1000, 9, epoch, true);
-    p.start(order, 96);
-    std::int64_t seen = 0, batches = 0;
+  trainer::InputTransform scaled, standardised;
+  scaled.scale = 0.5f;
+  standardised.scale = 0.5f;
+  standardised.mean.assign(7, 1.0f);
+  standardised.inv_std.assign(7, 2.0f);
+  for (const trainer::InputTransform* t : {&scaled, &standardised}) {
+    const bool by_extent = t->mean.empty();
+    INFO("grouped by nonzero extent within a class: " << by_extent);
+    const std::int64_t max_batch = 96;
+    const int depth = 3;
+    std::vector<float> xs(depth * max_batch * 7);
+    std::vector<std::int32_t> labels(depth * max_batch);
+    std::vector<std::int64_t> rows_scratch(2 * max_batch);
+    Prefetcher p(d, *t, {xs, labels, {}, rows_scratch}, max_batch, depth);
+    for (std::uint64_t epoch = 0; epoch < 2; ++epoch) {
+      auto order = trainer::epoch_order(1000, 9, epoch, true);
+      p.start(order, 96);
+      std::int64_t seen = 0, batches = 0;
+      while (auto b = p.next()) {
+        REQUIRE(b->first_index == seen);
+        // Labels are row % 10 and extents cross them, so a wrong grouping, a lost order within a
+        // class or an ignored (or wrongly used) extent shows.
+        const auto rows = grouped({order.begin() + seen, order.begin() + seen + b->n}, d, by_extent);
+        std::vector<float> want_x(b->n * 7);
+        std::vector<std::int32_t> want_y(b->n);
+        d.gather(rows, *t, want_x.data(), want_y.data(), nullptr);
+        CHECK(std::vector<float>(b->x, b->x + b->n * 7) == want_x);
+        CHECK(std::vector<std::int32_t>(b->labels, b->labels + b->n) == want_y);
+        CHECK(std::is_sorted(want_y.begin(), want_y.end()));
+        CHECK(b->targets == nullptr);
+        seen += b->n;
+        ++batches;
+      }
+      CHECK(seen == 1000);
+      CHECK(batches == 11);  // 10 full batches of 96 and one of 40
+      CHECK_FALSE(p.next().has_value());
+    }
+    auto order = trainer::epoch_order(1000, 9, 0, false);
+    p.start(order, 96, true);  // drop_remainder
+    std::int64_t batches = 0;
     while (auto b = p.next()) {
-      REQUIRE(b->first_index == seen);
-      // The batch's rows of the order, by class and in order within a class (labels are
-      // row % 10 here, so a wrong grouping or a lost order within a class shows).
-      std::vector<std::int64_t> rows(order.begin() + seen, order.begin() + seen + b->n);
-      std::stable_sort(rows.begin(), rows.end(), [](std::int64_t a, std::int64_t c) { return a % 10 < c % 10; });
-      std::vector<float> want_x(b->n * 5);
-      std::vector<std::int32_t> want_y(b->n);
-      d.gather(rows, t, want_x.data(), want_y.data(), nullptr);
-      CHECK(std::vector<float>(b->x, b->x + b->n * 5) == want_x);
-      CHECK(std::vector<std::int32_t>(b->labels, b->labels + b->n) == want_y);
-      CHECK(std::is_sorted(want_y.begin(), want_y.end()));
-      CHECK(b->targets == nullptr);
-      seen += b->n;
+      CHECK(b->n == 96);
       ++batches;
     }
-    CHECK(seen == 1000);
-    CHECK(batches == 11);  // 10 full batches of 96 and one of 40
-    CHECK_FALSE(p.next().has_value());
+    CHECK(batches == 10);
   }
-  auto order = trainer::epoch_order(1000, 9, 0, false);
-  p.start(order, 96, true);  // drop_remainder
-  std::int64_t batches = 0;
-  while (auto b = p.next()) {
-    CHECK(b->n == 96);
-    ++batches;
-  }
-  CHECK(batches == 10);
 }
 
 TEST_CASE("prefetch: an epoch can be abandoned by starting another", "[data]") {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "support/npy_writer.hpp"
@@ -117,6 +118,45 @@ TEST_CASE("npy: every integer dtype converts exactly in both byte orders", "[npy
   for (std::size_t i = 0; i < i2.size(); ++i) CHECK(a.element(i) == i2[i]);
   for (std::size_t i = 0; i < u4.size(); ++i) CHECK(b.element(i) == u4[i]);
   for (std::size_t i = 0; i < i8.size(); ++i) CHECK(c.element(i) == static_cast<double>(i8[i]));
+}
+
+TEST_CASE("npy: nonzero_extent spans each row's values whose bytes are not all zero, in any dtype and byte order",
+          "[npy]") {
+  using Extents = std::vector<std::pair<std::int64_t, std::int64_t>>;
+  const auto extents = [](const NpyArray& a, const std::vector<std::int64_t>& rows) {
+    std::vector<std::int64_t> first(rows.size(), -1), end(rows.size(), -1);
+    a.nonzero_extent(rows, first.data(), end.data());
+    Extents e;
+    for (std::size_t i = 0; i < rows.size(); ++i) e.emplace_back(first[i], end[i]);
+    return e;
+  };
+  // Rows longer than a word, so both the word loop and the byte loop decide.
+  const std::int64_t w = 19;
+  std::vector<std::uint8_t> u1(4 * w, 0);
+  u1[0 * w + 9] = 3;  // row 0: [9, 12)
+  u1[0 * w + 11] = 5;
+  u1[2 * w + 0] = 1;  // row 2: [0, 1); row 1 is all zero
+  u1[3 * w + 1] = 2;  // row 3: [1, 19)
+  u1[3 * w + 18] = 9;
+  auto bytes = NpyArray::open(write_npy("extent_u1.npy", "|u1", {4, w}, u1));
+  CHECK(extents(bytes, {3, 0, 1, 2, 0}) == Extents{{1, 19}, {9, 12}, {0, 0}, {0, 1}, {9, 12}});
+
+  // 2.0f is 00 00 00 40 little-endian: the value's zero bytes still belong to it.
+  std::vector<float> f4(2 * 10, 0.0f);
+  f4[0] = 2.0f;  // row 0: [0, 5)
+  f4[4] = 2.0f;
+  f4[10 + 7] = -0.0f;  // row 1: a negative zero's sign byte is not zero: [7, 8)
+  auto floats = NpyArray::open(write_npy("extent_f4.npy", "<f4", {2, 10}, f4));
+  CHECK(extents(floats, {0, 1}) == Extents{{0, 5}, {7, 8}});
+  std::vector<std::int16_t> i2(2 * 6, 0);
+  i2[3] = 1;  // big-endian 00 01: row 0 is [3, 4)
+  i2[6 + 5] = 256;  // 01 00: row 1 is [5, 6)
+  auto big = NpyArray::open(write_npy("extent_i2be.npy", ">i2", {2, 6}, byteswapped(i2)));
+  CHECK(extents(big, {0, 1}) == Extents{{3, 4}, {5, 6}});
+
+  // A Fortran-ordered row is spread over the file: reported whole.
+  auto fortran = NpyArray::open(write_npy("extent_f.npy", "<f4", {2, 10}, f4, true));
+  CHECK(extents(fortran, {1, 0}) == Extents{{0, 10}, {0, 10}});
 }
 
 TEST_CASE("npy: labels outside 0..classes-1 or non-integral are refused naming the file and row", "[npy]") {

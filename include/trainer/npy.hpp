@@ -71,6 +71,12 @@ class NpyArray {
                   std::span<const float> mean = {}, std::span<const float> inv_std = {},
                   std::span<const std::int64_t> to = {}) const;
 
+  // For each of the given rows, where its values whose bytes are not all zero lie: first[i] is
+  // the first one's index in the row and end[i] one past the last (both 0 for a row of zeros).
+  // A cheap signature of a sample's shape (an image's content rows), read from both ends of the
+  // row only. Fortran-ordered arrays, whose rows are spread over the file, report every row whole.
+  void nonzero_extent(std::span<const std::int64_t> rows, std::int64_t* first, std::int64_t* end) const;
+
   // Gathers rows of a label file (row_width() == 1) as int32 class ids.
   // Non-integral or out-of-[0, classes) values throw Error::data naming the file and the row.
   void gather_labels(std::span<const std::int64_t> rows, std::int32_t* out, std::int64_t classes) const;

@@ -10,11 +10,13 @@
 // resident memory flat. Steady state allocates nothing (a mutex and a condition variable).
 // An Error thrown while gathering (e.g. a label out of range) is rethrown by next().
 //
-// With class ids, the samples of each micro-batch come grouped by class (ascending, and in epoch
-// order within a class). A micro-batch holds the same samples either way and its gradient is a
-// sum over them, so only rounding changes; but samples of one class share their blank pixels and
-// their inactive ReLU units, so the GEMM kernel finds up to 2.4x more all-zero steps to skip
-// (packed_gemm.hpp, docs/data.md). Dropout masks are drawn per position, as before.
+// With class ids, the samples of each micro-batch come grouped by class (ascending), within a
+// class by the extent of their nonzero values (NpyArray::nonzero_extent: its length, then its
+// start), and in epoch order where those tie. A micro-batch holds the same samples either way and
+// its gradient is a sum over them, so only rounding changes; but samples of one class and one
+// shape share their blank pixels and their inactive ReLU units, so the GEMM kernel finds nearly 3x
+// more all-zero steps to skip (packed_gemm.hpp, docs/data.md). Dropout masks are drawn per
+// position, as before.
 //
 // Thread-safety: start() and next() are called from one consumer thread.
 #pragma once
@@ -92,9 +94,9 @@ class Prefetcher {
   Chunk chunk(std::int64_t k) const;  // micro-batch k of the epoch
   void run();
   void produce(std::int64_t k);
-  // Where each of n samples with these labels goes when grouped by class (in staging's rows);
-  // labels[] is rewritten in grouped order.
-  std::span<const std::int64_t> group_by_class(std::size_t n, std::int32_t* labels);
+  // Where each of these rows (with these labels) goes when grouped by class and, within a class,
+  // by the extent of its nonzero values (in staging's rows); labels[] is rewritten in grouped order.
+  std::span<const std::int64_t> group_by_class(std::span<const std::int64_t> rows, std::int32_t* labels);
   void note_consumed_rows(std::span<const std::int64_t> rows);
 
   const Dataset& data_;

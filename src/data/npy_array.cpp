@@ -214,6 +214,60 @@ void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float 
   }
 }
 
+namespace {
+
+// Index of the first byte of p[0, len) that is not zero (len if none), a word at a time.
+std::uint64_t first_nonzero_byte(const std::uint8_t* p, std::uint64_t len) {
+  std::uint64_t i = 0;
+  for (std::uint64_t word; i + sizeof word <= len; i += sizeof word) {
+    std::memcpy(&word, p + i, sizeof word);
+    if (word != 0) break;
+  }
+  while (i < len && p[i] == 0) ++i;
+  return i;
+}
+
+// One past the last byte of p[0, len) that is not zero (0 if none).
+std::uint64_t nonzero_bytes_end(const std::uint8_t* p, std::uint64_t len) {
+  std::uint64_t e = len;
+  for (std::uint64_t word; e >= sizeof word; e -= sizeof word) {
+    std::memcpy(&word, p + e - sizeof word, sizeof word);
+    if (word != 0) break;
+  }
+  while (e > 0 && p[e - 1] == 0) --e;
+  return e;
+}
+
+}  // namespace
+
+void NpyArray::nonzero_extent(std::span<const std::int64_t> rows, std::int64_t* first, std::int64_t* end) const {
+  const std::int64_t n = this->rows();
+  const std::int64_t width = row_width();
+  for (std::int64_t r : rows)
+    if (r < 0 || r >= n)
+      throw Error::runtime(path_, "row " + std::to_string(r) + " out of range", "rows below " + std::to_string(n));
+  if (header_.fortran_order && header_.shape.size() > 1) {
+    std::fill(first, first + rows.size(), 0);
+    std::fill(end, end + rows.size(), width);
+    return;
+  }
+  const std::uint64_t item = header_.item_size;
+  const std::uint64_t row_bytes = static_cast<std::uint64_t>(width) * item;
+  const std::uint8_t* data = base_ + header_.data_offset;
+  data_detail::guarded_read(path_, [&] {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const std::uint8_t* row = data + static_cast<std::uint64_t>(rows[i]) * row_bytes;
+      const std::uint64_t from = first_nonzero_byte(row, row_bytes);
+      if (from == row_bytes) {
+        first[i] = end[i] = 0;
+        continue;
+      }
+      first[i] = static_cast<std::int64_t>(from / item);
+      end[i] = static_cast<std::int64_t>((nonzero_bytes_end(row + from, row_bytes - from) + from + item - 1) / item);
+    }
+  });
+}
+
 void NpyArray::gather_labels(std::span<const std::int64_t> rows, std::int32_t* out, std::int64_t classes) const {
   const std::int64_t n = this->rows();
   if (row_width() != 1)

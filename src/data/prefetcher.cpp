@@ -2,6 +2,7 @@
 #include "trainer/prefetcher.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <utility>
 
 #include "trainer/error.hpp"
@@ -157,7 +158,7 @@ void Prefetcher::produce(std::int64_t k) {
   if (data_.target_kind() == TargetKind::class_ids) {
     std::int32_t* labels = storage_.labels.data() + slot;
     data_.y().gather_labels(rows, labels, data_.classes());
-    data_.gather_inputs(rows, transform_, x, group_by_class(rows.size(), labels));
+    data_.gather_inputs(rows, transform_, x, group_by_class(rows, labels));
   } else {
     data_.gather(rows, transform_, x, nullptr,
                  storage_.targets.data() + slot * static_cast<std::size_t>(data_.target_width()));
@@ -165,20 +166,44 @@ void Prefetcher::produce(std::int64_t k) {
   note_consumed_rows(rows);
 }
 
-// Sorts (label, position) keys in place, which needs no buffer and gives one order for any
-// sort: keys are distinct. Labels are below 2^31 and positions below max_batch. The rows are
-// then read in epoch order and written to their grouped places: reading them grouped would
-// visit every file block of the micro-batch once per class, which on data larger than the
-// page cache reads each page from disk again for every class.
-std::span<const std::int64_t> Prefetcher::group_by_class(std::size_t n, std::int32_t* labels) {
+// Sorts (label, extent, position) keys in place, which needs no buffer and gives one order for
+// any sort: keys are distinct. Within a class, samples whose nonzero values span a similar
+// stretch of the row (an image's content rows) come together, so 12 adjacent rows share more
+// zero columns: on Fashion-MNIST at B=2048 the first layer skips 28% of its forward steps
+// instead of 21% with the class alone. The extent is only read from both ends of each row; it
+// is left out when standardisation turns the file's zeros into other values. The rows are then
+// read in epoch order and written to their grouped places: reading them grouped would visit
+// every file block of the micro-batch once per class, which on data larger than the page cache
+// reads each page from disk again for every class.
+std::span<const std::int64_t> Prefetcher::group_by_class(std::span<const std::int64_t> rows, std::int32_t* labels) {
+  const std::size_t n = rows.size();
   const std::span<std::int64_t> keys = storage_.rows.first(n), to = storage_.rows.subspan(n, n);
-  for (std::size_t i = 0; i < n; ++i)
-    keys[i] = static_cast<std::int64_t>((static_cast<std::uint64_t>(labels[i]) << 32) | i);
+  // Key bits, high to low: label, extent (length, then start, half of extent_bits each),
+  // position. Positions are below max_batch, labels below classes(); 63 bits keep keys positive.
+  const auto position_bits = static_cast<int>(std::bit_width(static_cast<std::uint64_t>(max_batch_ - 1)));
+  const auto label_bits = static_cast<int>(std::bit_width(static_cast<std::uint64_t>(data_.classes() - 1)));
+  const int extent_bits = std::clamp(63 - position_bits - label_bits, 0, 32) & ~1;
+  const int half = extent_bits / 2;
+  if (extent_bits > 0 && transform_.mean.empty()) {
+    data_.x().nonzero_extent(rows, keys.data(), to.data());
+  } else {
+    std::fill(keys.begin(), keys.end(), 0);
+    std::fill(to.begin(), to.end(), 0);
+  }
+  // Extents scaled into `half` bits: v <= width, and width / ((width >> half) + 1) < 2^half.
+  const auto unit = (static_cast<std::uint64_t>(data_.width()) >> half) + 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto start = static_cast<std::uint64_t>(keys[i]), length = static_cast<std::uint64_t>(to[i]) - start;
+    const std::uint64_t extent = (length / unit) << half | start / unit;
+    const std::uint64_t label_extent = static_cast<std::uint64_t>(labels[i]) << extent_bits | extent;
+    keys[i] = static_cast<std::int64_t>(label_extent << position_bits | i);
+  }
   std::sort(keys.begin(), keys.end());
+  const std::uint64_t position_mask = (std::uint64_t{1} << position_bits) - 1;
   for (std::size_t s = 0; s < n; ++s) {
     const auto key = static_cast<std::uint64_t>(keys[s]);
-    labels[s] = static_cast<std::int32_t>(key >> 32);
-    to[key & 0xFFFFFFFFu] = static_cast<std::int64_t>(s);
+    labels[s] = static_cast<std::int32_t>(key >> (position_bits + extent_bits));
+    to[key & position_mask] = static_cast<std::int64_t>(s);
   }
   return to;
 }
