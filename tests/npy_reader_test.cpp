@@ -154,6 +154,11 @@ TEST_CASE("npy: nonzero_extent spans each row's values whose bytes are not all z
   auto big = NpyArray::open(write_npy("extent_i2be.npy", ">i2", {2, 6}, byteswapped(i2)));
   CHECK(extents(big, {0, 1}) == Extents{{3, 4}, {5, 6}});
 
+  std::vector<double> f8(5, 0.0);
+  f8[2] = 1.0;  // 00 00 00 00 00 00 f0 3f: the value's last byte alone is not zero
+  auto doubles = NpyArray::open(write_npy("extent_f8.npy", "<f8", {1, 5}, f8));
+  CHECK(extents(doubles, {0}) == Extents{{2, 3}});
+
   // A Fortran-ordered row is spread over the file: reported whole.
   auto fortran = NpyArray::open(write_npy("extent_f.npy", "<f4", {2, 10}, f4, true));
   CHECK(extents(fortran, {1, 0}) == Extents{{0, 10}, {0, 10}});
