@@ -94,6 +94,9 @@ class NpyArray {
   const std::uint8_t* data() const { return base_; }
 
  private:
+  // Throws Error::runtime naming the file unless every row index is in [0, rows()).
+  void check_rows(std::span<const std::int64_t> rows) const;
+
   std::string path_;
   NpyHeader header_;
   const std::uint8_t* base_ = nullptr;

@@ -64,6 +64,10 @@ void gather_fortran_row(const std::uint8_t* data, std::uint64_t item, bool swap,
   }
 }
 
+// Whether each row is one contiguous run of the file: C order, or a 1-D array in either order
+// (a Fortran row of a wider array is spread over the whole file).
+bool rows_contiguous(const NpyHeader& h) { return !h.fortran_order || h.shape.size() <= 1; }
+
 template <typename T>
 void gather_rows(const NpyHeader& h, const std::uint8_t* data, std::span<const std::int64_t> rows,
                  std::span<const std::int64_t> to, std::int64_t width, float* out) {
@@ -71,7 +75,7 @@ void gather_rows(const NpyHeader& h, const std::uint8_t* data, std::span<const s
   const std::uint64_t item = h.item_size;
   const auto w = static_cast<std::size_t>(width);
   if (w == 0) return;  // rows of no values (shape [K, 0]): nothing to read, and no data pointer
-  if (!h.fortran_order || h.shape.size() <= 1) {
+  if (rows_contiguous(h)) {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const std::uint8_t* src = data + static_cast<std::uint64_t>(rows[i]) * w * item;
       float* dst = out + (to.empty() ? i : static_cast<std::size_t>(to[i])) * w;
@@ -168,7 +172,7 @@ double NpyArray::element(std::uint64_t i) const {
     throw Error::runtime(path_, "element index " + std::to_string(i) + " out of range",
                          "below " + std::to_string(header_.count));
   std::uint64_t pos = i;
-  if (header_.fortran_order && header_.shape.size() > 1) {
+  if (!rows_contiguous(header_)) {
     const auto strides = fortran_strides(header_.shape);
     pos = 0;
     for (std::size_t k = header_.shape.size(); k-- > 0;) {
@@ -185,17 +189,21 @@ double NpyArray::element(std::uint64_t i) const {
   });
 }
 
+void NpyArray::check_rows(std::span<const std::int64_t> rows) const {
+  const std::int64_t n = this->rows();
+  for (const std::int64_t r : rows)
+    if (r < 0 || r >= n)
+      throw Error::runtime(path_, "row " + std::to_string(r) + " out of range", "rows below " + std::to_string(n));
+}
+
 void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float scale,
                           std::span<const float> mean, std::span<const float> inv_std,
                           std::span<const std::int64_t> to) const {
-  const std::int64_t n = this->rows();
   const std::int64_t width = row_width();
   if (mean.size() != inv_std.size() || (!mean.empty() && mean.size() != static_cast<std::size_t>(width)))
     throw Error::runtime(path_, "standardisation statistics have " + std::to_string(mean.size()) +
                                     " features", std::to_string(width) + " features");
-  for (std::int64_t r : rows)
-    if (r < 0 || r >= n)
-      throw Error::runtime(path_, "row " + std::to_string(r) + " out of range", "rows below " + std::to_string(n));
+  check_rows(rows);
   const std::uint8_t* data = base_ + header_.data_offset;
   data_detail::guarded_read(path_, [&] {
     dispatch(header_.dtype, [&](auto tag) {
@@ -241,12 +249,9 @@ std::uint64_t nonzero_bytes_end(const std::uint8_t* p, std::uint64_t len) {
 }  // namespace
 
 void NpyArray::nonzero_extent(std::span<const std::int64_t> rows, std::int64_t* first, std::int64_t* end) const {
-  const std::int64_t n = this->rows();
   const std::int64_t width = row_width();
-  for (std::int64_t r : rows)
-    if (r < 0 || r >= n)
-      throw Error::runtime(path_, "row " + std::to_string(r) + " out of range", "rows below " + std::to_string(n));
-  if (header_.fortran_order && header_.shape.size() > 1) {
+  check_rows(rows);
+  if (!rows_contiguous(header_)) {
     std::fill(first, first + rows.size(), 0);
     std::fill(end, end + rows.size(), width);
     return;
@@ -269,16 +274,13 @@ void NpyArray::nonzero_extent(std::span<const std::int64_t> rows, std::int64_t* 
 }
 
 void NpyArray::gather_labels(std::span<const std::int64_t> rows, std::int32_t* out, std::int64_t classes) const {
-  const std::int64_t n = this->rows();
   if (row_width() != 1)
     throw Error::data(path_, "labels must hold one value per row, got " + std::to_string(row_width()),
                       "shape (N,) or (N, 1)");
   const std::uint8_t* data = base_ + header_.data_offset;
   const bool swap = needs_swap(header_);
   const std::uint64_t item = header_.item_size;
-  for (const std::int64_t r : rows)
-    if (r < 0 || r >= n)
-      throw Error::runtime(path_, "row " + std::to_string(r) + " out of range", "rows below " + std::to_string(n));
+  check_rows(rows);
   // The first bad label is found inside the guarded read; its Error is built outside it (no
   // allocation may be in flight when a SIGBUS unwinds the read).
   std::size_t bad = rows.size();
@@ -303,8 +305,7 @@ void NpyArray::gather_labels(std::span<const std::int64_t> rows, std::int32_t* o
 }
 
 void NpyArray::release_rows(std::int64_t begin, std::int64_t end, bool partial_pages) const {
-  // Rows are contiguous only in C order (or 1-D); a Fortran row is spread over the file.
-  if (base_ == nullptr || header_.shape.empty() || (header_.fortran_order && header_.shape.size() > 1)) return;
+  if (base_ == nullptr || header_.shape.empty() || !rows_contiguous(header_)) return;
   if (begin < 0) begin = 0;
   if (end > header_.shape[0]) end = header_.shape[0];
   if (begin >= end) return;

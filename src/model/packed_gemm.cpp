@@ -78,9 +78,8 @@ TRAINER_AVX512 __mmask16 nonzero_lanes(__m512 v) {
   return _mm512_test_epi32_mask(_mm512_castps_si512(v), _mm512_set1_epi32(0x7FFFFFFF));
 }
 
-void mark(MaskWord* mask, Index p, bool nonzero) {
-  mask[p >> 6] |= static_cast<MaskWord>(nonzero) << (p & 63);
-}
+// Sets the bits of steps p, p + 1, ... where `steps` has them (at most to the end of p's word).
+void mark(MaskWord* mask, Index p, MaskWord steps) { mask[p >> 6] |= steps << (p & 63); }
 
 // Masks of `slices` slices kc deep: every step set when the operand is not searched for zeros,
 // none (to be marked while packing) when it is.
@@ -211,7 +210,7 @@ TRAINER_AVX512 void pack_left(const MatrixOperand& a, Index m, Index p0, Index k
     for (Index q = 0; q < slices; ++q) {
       const __m512 v = _mm512_maskz_loadu_ps(lanes(std::min(kMr, m - q * kMr)), src + q * kMr);
       _mm512_mask_storeu_ps(out + (q * kc + p) * kMr, lanes(kMr), v);
-      if (search) mark(masks + q * kMaskWords, p, nonzero_lanes(v) != 0);
+      if (search) mark(masks + q * kMaskWords, p, nonzero_lanes(v) != 0 ? 1 : 0);
     }
   }
 }
@@ -232,7 +231,7 @@ TRAINER_AVX512 void pack_left_panel(const MatrixOperand& a, Index i0, Index mv, 
       _mm512_storeu_ps(out + r * kPanelStride + p, v);
       any = _mm512_or_si512(any, _mm512_castps_si512(v));
     }
-    if (search) mask[p >> 6] |= static_cast<MaskWord>(nonzero_lanes(_mm512_castsi512_ps(any)) & m) << (p & 63);
+    if (search) mark(mask, p, nonzero_lanes(_mm512_castsi512_ps(any)) & m);  // 16 steps, p a multiple of 16
   }
 }
 
@@ -254,7 +253,7 @@ TRAINER_AVX512 void pack_right(const MatrixOperand& b, Index n, Index p0, Index 
         float* dst = out + (q * kc + p) * kNr;
         _mm512_store_ps(dst, v0);
         _mm512_store_ps(dst + 16, v1);
-        if (search) mark(masks + q * kMaskWords, p, (nonzero_lanes(v0) | nonzero_lanes(v1)) != 0);
+        if (search) mark(masks + q * kMaskWords, p, (nonzero_lanes(v0) | nonzero_lanes(v1)) != 0 ? 1 : 0);
       }
     }
     return;
@@ -274,7 +273,7 @@ TRAINER_AVX512 void pack_right(const MatrixOperand& b, Index n, Index p0, Index 
         load_transposed(rows, count, p, kc - p, cols);
         for (Index t = 0; t < std::min<Index>(16, kc - p); ++t) {
           _mm512_store_ps(slice + (p + t) * kNr + h, cols[t]);
-          if (search) mark(masks + q * kMaskWords, p + t, nonzero_lanes(cols[t]) != 0);
+          if (search) mark(masks + q * kMaskWords, p + t, nonzero_lanes(cols[t]) != 0 ? 1 : 0);
         }
       }
     }
