@@ -109,6 +109,48 @@ TEST_CASE("prefetch: batches come in epoch order and equal a direct gather group
   }
 }
 
+TEST_CASE("prefetch: rows wider than the key's extent field still group by class, then by coarser extent",
+          "[data]") {
+  // 200000 values a row: extents are compared at a resolution coarser than one value, and one
+  // that spilled into the label's bits would put class 0's full rows after class 1's.
+  const std::int64_t n = 24, w = 200000;
+  std::vector<std::uint8_t> xs(n * w, 0);
+  std::vector<std::int32_t> ys(n);
+  for (std::int64_t r = 0; r < n; ++r) {
+    ys[r] = static_cast<std::int32_t>(r % 2);
+    // Class 0: every value set, the whole row. Class 1: one value, at a place that falls with r.
+    if (r % 2 == 0)
+      std::fill(xs.begin() + r * w, xs.begin() + (r + 1) * w, std::uint8_t{1});
+    else
+      xs[r * w + (n - r) * 8000] = 1;
+  }
+  auto d = Dataset::open(write_npy("pf_wide_x.npy", "|u1", {n, w}, xs), write_npy("pf_wide_y.npy", "<i4", {n}, ys),
+                         TargetKind::class_ids, 2);
+  trainer::InputTransform t;
+  std::vector<float> staged(2 * n * w);
+  std::vector<std::int32_t> labels(2 * n);
+  std::vector<std::int64_t> rows_scratch(2 * n);
+  Prefetcher p(d, t, {staged, labels, {}, rows_scratch}, n, 2);
+  std::vector<std::int64_t> order(n);
+  for (std::int64_t r = 0; r < n; ++r) order[r] = r;
+  p.start(order, n);
+  auto b = p.next();
+  REQUIRE(b.has_value());
+  // Class 0's rows first, in epoch order (equal extents); then class 1's by where their one value
+  // is: the last row's comes first.
+  std::vector<float> first_values, where;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float* row = b->x + i * w;
+    first_values.push_back(row[0]);
+    where.push_back(static_cast<float>(std::find(row, row + w, 1.0f) - row));
+  }
+  CHECK(std::vector<std::int32_t>(b->labels, b->labels + n) ==
+        std::vector<std::int32_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1});
+  CHECK(std::all_of(first_values.begin(), first_values.begin() + n / 2, [](float v) { return v == 1.0f; }));
+  CHECK(std::is_sorted(where.begin() + n / 2, where.end()));
+  CHECK(where[n / 2] == 8000.0f);
+}
+
 TEST_CASE("prefetch: an epoch can be abandoned by starting another", "[data]") {
   Fixture f(500, 3);
   auto d = Dataset::open(f.x, f.y, TargetKind::class_ids, 10);
