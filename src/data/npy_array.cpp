@@ -68,9 +68,26 @@ void gather_fortran_row(const std::uint8_t* data, std::uint64_t item, bool swap,
 // (a Fortran row of a wider array is spread over the whole file).
 bool rows_contiguous(const NpyHeader& h) { return !h.fortran_order || h.shape.size() <= 1; }
 
+// What gather_f32 does to each value after converting it: (v * scale - mean[j]) * inv_std[j],
+// or v * scale without statistics. Applied to each row as soon as it is converted, while it is
+// in L1, rather than in a second pass over the whole (cache-cold) batch.
+struct RowTransform {
+  float scale = 1.0f;
+  std::span<const float> mean, inv_std;
+  bool identity() const { return scale == 1.0f && mean.empty(); }
+  void apply(float* row, std::size_t w) const {
+    if (identity()) return;
+    if (mean.empty()) {
+      for (std::size_t j = 0; j < w; ++j) row[j] *= scale;
+    } else {
+      for (std::size_t j = 0; j < w; ++j) row[j] = (row[j] * scale - mean[j]) * inv_std[j];
+    }
+  }
+};
+
 template <typename T>
 void gather_rows(const NpyHeader& h, const std::uint8_t* data, std::span<const std::int64_t> rows,
-                 std::span<const std::int64_t> to, std::int64_t width, float* out) {
+                 std::span<const std::int64_t> to, std::int64_t width, float* out, const RowTransform& t) {
   const bool swap = needs_swap(h);
   const std::uint64_t item = h.item_size;
   const auto w = static_cast<std::size_t>(width);
@@ -79,20 +96,31 @@ void gather_rows(const NpyHeader& h, const std::uint8_t* data, std::span<const s
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const std::uint8_t* src = data + static_cast<std::uint64_t>(rows[i]) * w * item;
       float* dst = out + (to.empty() ? i : static_cast<std::size_t>(to[i])) * w;
-      if constexpr (std::is_same_v<T, float>) {
-        if (!swap) {
-          std::memcpy(dst, src, w * sizeof(float));
+      if constexpr (std::is_same_v<T, std::uint8_t>) {
+        // Bytes (images): one loop the compiler vectorises, with the scaling folded in.
+        if (t.mean.empty()) {
+          for (std::size_t j = 0; j < w; ++j) dst[j] = static_cast<float>(src[j]) * t.scale;
           continue;
         }
+        for (std::size_t j = 0; j < w; ++j) dst[j] = static_cast<float>(src[j]);
+      } else if constexpr (std::is_same_v<T, float>) {
+        if (swap)
+          for (std::size_t j = 0; j < w; ++j) dst[j] = load_as<T, float>(src + j * item, swap);
+        else
+          std::memcpy(dst, src, w * sizeof(float));
+      } else {
+        for (std::size_t j = 0; j < w; ++j) dst[j] = load_as<T, float>(src + j * item, swap);
       }
-      for (std::size_t j = 0; j < w; ++j) dst[j] = load_as<T, float>(src + j * item, swap);
+      t.apply(dst, w);
     }
     return;
   }
   const auto strides = fortran_strides(h.shape);
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    gather_fortran_row<T>(data, item, swap, h.shape, strides, rows[i], width,
-                          out + (to.empty() ? i : static_cast<std::size_t>(to[i])) * w);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    float* dst = out + (to.empty() ? i : static_cast<std::size_t>(to[i])) * w;
+    gather_fortran_row<T>(data, item, swap, h.shape, strides, rows[i], width, dst);
+    t.apply(dst, w);
+  }
 }
 
 std::size_t page_size() {
@@ -207,19 +235,9 @@ void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float 
   const std::uint8_t* data = base_ + header_.data_offset;
   data_detail::guarded_read(path_, [&] {
     dispatch(header_.dtype, [&](auto tag) {
-      gather_rows<typename decltype(tag)::type>(header_, data, rows, to, width, out);
+      gather_rows<typename decltype(tag)::type>(header_, data, rows, to, width, out, {scale, mean, inv_std});
     });
   });
-  if (scale == 1.0f && mean.empty()) return;
-  const auto w = static_cast<std::size_t>(width);
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    float* row = out + i * w;
-    if (mean.empty()) {
-      for (std::size_t j = 0; j < w; ++j) row[j] *= scale;
-    } else {
-      for (std::size_t j = 0; j < w; ++j) row[j] = (row[j] * scale - mean[j]) * inv_std[j];
-    }
-  }
 }
 
 namespace {
