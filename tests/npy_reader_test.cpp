@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -200,4 +202,57 @@ TEST_CASE("npy: released rows read back the same values", "[npy]") {
   a.gather_f32(rows, after.data());
   CHECK(before == values);
   CHECK(after == values);
+}
+
+TEST_CASE("npy: gather_f32 with a chunk order moves each row's columns 4 at a time, after scaling", "[npy]") {
+  // 10 values a row: chunks 0-1 move, the last 2 values stay. Values 1..40 (no zero, so a
+  // misplaced value cannot pass for another).
+  const std::int64_t rows = 4, width = 10;
+  std::vector<std::uint8_t> u1(rows * width);
+  std::vector<float> f4(rows * width);
+  std::vector<std::int16_t> i2(rows * width);
+  for (std::size_t i = 0; i < u1.size(); ++i) {
+    u1[i] = static_cast<std::uint8_t>(i + 1);
+    f4[i] = static_cast<float>(i + 1) * 0.5f;
+    i2[i] = static_cast<std::int16_t>(-static_cast<int>(i) - 1);
+  }
+  std::vector<float> fortran(rows * width);  // element (r, j) at j * rows + r
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t j = 0; j < width; ++j) fortran[j * rows + r] = f4[r * width + j];
+  const std::vector<std::pair<const char*, std::string>> files = {
+      {"u1", write_npy("chunks_u1.npy", "|u1", {rows, width}, u1)},
+      {"f4", write_npy("chunks_f4.npy", "<f4", {rows, width}, f4)},
+      {"i2", write_npy("chunks_i2.npy", "<i2", {rows, width}, i2)},
+      {"f4 fortran", write_npy("chunks_f4_fortran.npy", "<f4", {rows, width}, fortran, true)}};
+  const std::vector<std::int32_t> chunks = {1, 0};
+  const std::vector<std::int64_t> order = {2, 0, 3};
+  const std::vector<std::int64_t> to = {1, 2, 0};
+  std::vector<float> mean(width), inv_std(width);
+  for (std::int64_t j = 0; j < width; ++j) {
+    mean[j] = 0.25f * static_cast<float>(j);
+    inv_std[j] = 1.0f + 0.125f * static_cast<float>(j);
+  }
+  for (const auto& [name, path] : files)
+    for (bool standardise : {false, true}) {
+      INFO(name << (standardise ? ", standardised" : ", scaled"));
+      const NpyArray a = NpyArray::open(path);
+      const std::span<const float> m = standardise ? std::span<const float>(mean) : std::span<const float>();
+      const std::span<const float> s = standardise ? std::span<const float>(inv_std) : std::span<const float>();
+      std::vector<float> plain(order.size() * width), moved(order.size() * width);
+      a.gather_f32(order, plain.data(), 0.5f, m, s, to);
+      a.gather_f32(order, moved.data(), 0.5f, m, s, to, chunks);
+      for (std::size_t r = 0; r < order.size(); ++r) {
+        const float* p = plain.data() + r * width;
+        const float* q = moved.data() + r * width;
+        CHECK(std::vector<float>(q, q + 4) == std::vector<float>(p + 4, p + 8));
+        CHECK(std::vector<float>(q + 4, q + 8) == std::vector<float>(p, p + 4));
+        CHECK(std::vector<float>(q + 8, q + 10) == std::vector<float>(p + 8, p + 10));
+      }
+    }
+  // An order of the wrong length is refused, naming the file.
+  const NpyArray a = NpyArray::open(files[0].second);
+  std::vector<float> out(width);
+  const std::vector<std::int32_t> three = {0, 1, 2};
+  CHECK_THROWS_WITH(a.gather_f32(std::vector<std::int64_t>{0}, out.data(), 1.0f, {}, {}, {}, three),
+                    Catch::Contains("chunks_u1.npy"));
 }

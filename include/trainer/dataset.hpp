@@ -16,11 +16,16 @@ namespace trainer {
 
 enum class TargetKind { class_ids, values };
 
-// How raw inputs become the model's input: out = (x * scale - mean) * inv_std.
+// How raw inputs become the model's input: out = (x * scale - mean) * inv_std, with the columns
+// in the file's order or, when `chunks` is set, moved 4 at a time: chunk c of the output (columns
+// 4c..4c+3) is the file's chunk chunks[c], and the last width % 4 columns stay last. fit sets it
+// for the first layer's weight gradient (src/model/column_order.hpp); rows are then at most
+// NpyArray::kMaxChunkedWidth values wide.
 struct InputTransform {
   float scale = 1.0f;
   std::vector<float> mean;     // empty = no standardisation
   std::vector<float> inv_std;
+  std::vector<std::int32_t> chunks;  // empty = the file's column order
 };
 
 // Streams a float array (a no-op for integer dtypes) and throws Error::data naming the file, the

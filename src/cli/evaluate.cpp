@@ -29,7 +29,7 @@ void add_evaluate(CLI::App& app, const Globals& g, Action& action) {
         throw Error::data(*weights, "checkpoint was made with a different model or optimizer config",
                           "a checkpoint written by a run of " + config.source);
       }
-      InputTransform transform{ck.x_scale, ck.mean, ck.inv_std};
+      InputTransform transform{ck.x_scale, ck.mean, ck.inv_std, {}};
       DataSets data = open_data(config, DataUse::evaluate, &transform);
       const bool use_test = data.test.present();
       const RowSet& set = use_test ? data.test : data.validation;

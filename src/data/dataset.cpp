@@ -90,7 +90,7 @@ std::int64_t Dataset::classes() const { return outputs_ == 1 ? 2 : outputs_; }
 
 void Dataset::gather_inputs(std::span<const std::int64_t> rows, const InputTransform& transform, float* x_out,
                             std::span<const std::int64_t> to) const {
-  x_.gather_f32(rows, x_out, transform.scale, transform.mean, transform.inv_std, to);
+  x_.gather_f32(rows, x_out, transform.scale, transform.mean, transform.inv_std, to, transform.chunks);
 }
 
 void Dataset::gather(std::span<const std::int64_t> rows, const InputTransform& transform, float* x_out,

@@ -71,17 +71,30 @@ bool rows_contiguous(const NpyHeader& h) { return !h.fortran_order || h.shape.si
 // What gather_f32 does to each value after converting it: (v * scale - mean[j]) * inv_std[j],
 // or v * scale without statistics. Applied to each row as soon as it is converted, while it is
 // in L1, rather than in a second pass over the whole (cache-cold) batch.
+// With chunks, the row's columns then move 4 at a time (InputTransform::chunks), through a copy
+// on the stack: 16-byte moves, a fraction of the conversion's cost.
 struct RowTransform {
   float scale = 1.0f;
   std::span<const float> mean, inv_std;
-  bool identity() const { return scale == 1.0f && mean.empty(); }
+  std::span<const std::int32_t> chunks;
   void apply(float* row, std::size_t w) const {
-    if (identity()) return;
+    scale_row(row, w);
+    move_chunks(row, w);
+  }
+  void scale_row(float* row, std::size_t w) const {
+    if (scale == 1.0f && mean.empty()) return;
     if (mean.empty()) {
       for (std::size_t j = 0; j < w; ++j) row[j] *= scale;
     } else {
       for (std::size_t j = 0; j < w; ++j) row[j] = (row[j] * scale - mean[j]) * inv_std[j];
     }
+  }
+  void move_chunks(float* row, std::size_t w) const {
+    if (chunks.empty()) return;
+    float copy[NpyArray::kMaxChunkedWidth];
+    std::memcpy(copy, row, w * sizeof(float));
+    for (std::size_t c = 0; c < chunks.size(); ++c)
+      std::memcpy(row + 4 * c, copy + 4 * static_cast<std::size_t>(chunks[c]), 4 * sizeof(float));
   }
 };
 
@@ -100,6 +113,7 @@ void gather_rows(const NpyHeader& h, const std::uint8_t* data, std::span<const s
         // Bytes (images): one loop the compiler vectorises, with the scaling folded in.
         if (t.mean.empty()) {
           for (std::size_t j = 0; j < w; ++j) dst[j] = static_cast<float>(src[j]) * t.scale;
+          t.move_chunks(dst, w);
           continue;
         }
         for (std::size_t j = 0; j < w; ++j) dst[j] = static_cast<float>(src[j]);
@@ -226,8 +240,12 @@ void NpyArray::check_rows(std::span<const std::int64_t> rows) const {
 
 void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float scale,
                           std::span<const float> mean, std::span<const float> inv_std,
-                          std::span<const std::int64_t> to) const {
+                          std::span<const std::int64_t> to, std::span<const std::int32_t> chunks) const {
   const std::int64_t width = row_width();
+  if (!chunks.empty() && (width > NpyArray::kMaxChunkedWidth || static_cast<std::int64_t>(chunks.size()) != width / 4))
+    throw Error::runtime(path_, "a column order of " + std::to_string(chunks.size()) + " chunks",
+                         std::to_string(width / 4) + " chunks, rows of at most " +
+                             std::to_string(NpyArray::kMaxChunkedWidth) + " values");
   if (mean.size() != inv_std.size() || (!mean.empty() && mean.size() != static_cast<std::size_t>(width)))
     throw Error::runtime(path_, "standardisation statistics have " + std::to_string(mean.size()) +
                                     " features", std::to_string(width) + " features");
@@ -235,7 +253,7 @@ void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float 
   const std::uint8_t* data = base_ + header_.data_offset;
   data_detail::guarded_read(path_, [&] {
     dispatch(header_.dtype, [&](auto tag) {
-      gather_rows<typename decltype(tag)::type>(header_, data, rows, to, width, out, {scale, mean, inv_std});
+      gather_rows<typename decltype(tag)::type>(header_, data, rows, to, width, out, {scale, mean, inv_std, chunks});
     });
   });
 }
