@@ -25,6 +25,9 @@ struct FitOptions {
   // Keep every epoch's metrics in FitSummary::epochs (for --json and --report). Off, it holds
   // only the last epoch, so a run of any length keeps the same memory after its first epoch.
   bool keep_epoch_history = true;
+  // Train in an order of the input columns built for the first layer's weight gradient
+  // (input_order.hpp). Off in tests that compare it with the file's order.
+  bool reorder_input_columns = true;
 };
 
 

@@ -66,6 +66,8 @@ class Network {
   std::int64_t input_width() const;
   std::int64_t outputs() const;  // units of the last dense layer
   Loss loss() const;
+  // Whether the first layer is dense, reading the inputs: its weights are layout().tensors[0].
+  bool first_layer_dense() const;
 
   // Workspace bytes for training micro-batches of up to `batch` samples (activations kept for
   // backward, backward scratch, dropout masks), one item per kind, 64-byte aligned sizes.

@@ -32,6 +32,7 @@ class DenseStack {
   std::int64_t input_width() const { return input_width_; }
   std::int64_t outputs() const { return dense_.back().out; }
   Loss loss() const { return loss_; }
+  bool first_layer_dense() const { return ops_.front().dense; }
 
   std::vector<MemoryItem> plan_train(std::int64_t batch) const;
   std::vector<MemoryItem> plan_eval(std::int64_t batch) const;

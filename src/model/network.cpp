@@ -18,6 +18,7 @@ const ParamLayout& Network::layout() const { return impl_->stack.layout(); }
 std::int64_t Network::input_width() const { return impl_->stack.input_width(); }
 std::int64_t Network::outputs() const { return impl_->stack.outputs(); }
 Loss Network::loss() const { return impl_->stack.loss(); }
+bool Network::first_layer_dense() const { return impl_->stack.first_layer_dense(); }
 
 std::vector<MemoryItem> Network::plan_train(std::int64_t batch) const { return impl_->stack.plan_train(batch); }
 std::vector<MemoryItem> Network::plan_eval(std::int64_t batch) const { return impl_->stack.plan_eval(batch); }

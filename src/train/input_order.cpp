@@ -1,0 +1,53 @@
+#include "trainer/input_order.hpp"
+
+#include <algorithm>
+
+#include "../model/column_order.hpp"
+
+namespace trainer {
+
+InputOrder build_input_order(const Network& net, const Dataset& data, std::span<const std::int64_t> rows,
+                             const InputTransform& transform, std::span<float> staging, std::int64_t micro_batch,
+                             int threads) {
+  InputOrder order;
+  const std::int64_t width = net.input_width();
+  const std::int64_t chunks = width / model::kChunkColumns;
+  if (!net.first_layer_dense() || width > NpyArray::kMaxChunkedWidth || chunks < model::kGroupChunks) return order;
+  const TensorSlot& weights = net.layout().tensors.front();
+  const GemmTiling tiling = gemm_tiling(weights.shape[0], width, micro_batch, threads);
+  const std::int64_t capacity = static_cast<std::int64_t>(staging.size()) / width;
+  if (!tiling.packed || tiling.tile_n % model::kChunkColumns != 0 || capacity < 1) return order;
+
+  std::vector<std::uint64_t> bits(model::chunk_zero_words(width));
+  model::ChunkZeros sample{bits.data(), width};
+  sample.clear();
+  const auto total = static_cast<std::int64_t>(std::min<std::size_t>(rows.size(), model::kOrderSampleRows));
+  InputTransform file_order = transform;
+  file_order.chunks.clear();
+  for (std::int64_t first = 0; first < total; first += capacity) {
+    const std::int64_t count = std::min(capacity, total - first);
+    data.gather_inputs(rows.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(count)), file_order,
+                       staging.data());
+    sample.add(staging.data(), count);
+  }
+  order.chunks.resize(static_cast<std::size_t>(chunks));
+  const bool better = model::order_chunks_by_zeros(sample, tiling.tile_n, order.chunks.data());
+  order.zero_share_file = model::zero_step_share(sample, tiling.tile_n, nullptr);
+  order.zero_share_run = better ? model::zero_step_share(sample, tiling.tile_n, order.chunks.data()) : order.zero_share_file;
+  if (!better) order.chunks.clear();
+  return order;
+}
+
+void move_input_weights(const Network& net, const InputOrder& order, std::span<float> params,
+                        std::span<float> optimizer_state, int state_per_param, WeightOrder to) {
+  if (!order.active()) return;
+  const TensorSlot& weights = net.layout().tensors.front();
+  const auto direction = to == WeightOrder::run ? model::ColumnsTo::run_order : model::ColumnsTo::file_order;
+  auto move = [&](float* block) {
+    model::move_columns(block + weights.offset, weights.shape[0], weights.shape[1], order.chunks, direction);
+  };
+  move(params.data());
+  for (int s = 0; s < state_per_param; ++s) move(optimizer_state.data() + static_cast<std::size_t>(s) * params.size());
+}
+
+}  // namespace trainer
