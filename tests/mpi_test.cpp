@@ -7,8 +7,10 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "support/npy_test_reader_support.hpp"
+#include "support/npy_writer.hpp"
 #include "support/temp_dir.hpp"
 #include "trainer/distributed.hpp"
 
@@ -154,6 +156,51 @@ TEST_CASE("mpi: resume with the same number of ranks continues the run", "[mpi]"
   INFO(rest.out);
   REQUIRE(rest.exit_code == 0);
   check_same_weights(dir.file("whole"), dir.file("resumed"));
+}
+
+TEST_CASE("mpi: ranks that would build different input orders all train in rank 0's", "[mpi]") {
+  if (!mpi_usable()) return;
+  TempDir dir;
+  // 4-column chunks 0, 2, 4, ... zero together in even rows: a single process (micro-batch 31)
+  // trains in a built column order. On 2 ranks the parts are 16 and 15 rows, and a 15-deep weight
+  // gradient does not run on the packed kernel, so rank 1 alone would keep the file's order and
+  // the summed gradients would mix the two layouts.
+  const std::int64_t rows = 310, width = 64;
+  std::vector<float> x(static_cast<std::size_t>(rows * width));
+  std::vector<std::int32_t> y(static_cast<std::size_t>(rows));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    y[static_cast<std::size_t>(r)] = static_cast<std::int32_t>((r * 7) % 3);
+    for (std::int64_t c = 0; c < width; ++c)
+      x[static_cast<std::size_t>(r * width + c)] =
+          (r % 2 == 0 && (c / 4) % 2 == 0) ? 0.0f : 0.1f + static_cast<float>((r * 31 + c * 17) % 89) / 100.0f;
+  }
+  const std::string xs = trainer::test::write_npy("mpi_order_x.npy", "<f4", {rows, width}, x);
+  const std::string ys = trainer::test::write_npy("mpi_order_y.npy", "<i4", {rows}, y);
+  const std::string config = dir.file("order.json");
+  trainer::test::write_text(config, R"({"data": {"train": {"x": ")" + xs + R"(", "y": ")" + ys + R"("}},
+  "model": {"layers": [{"type": "dense", "units": 32, "activation": "relu"}, {"type": "dense", "units": 3}],
+            "loss": "cross_entropy"},
+  "optimizer": {"type": "adam", "lr": 0.01},
+  "training": {"epochs": 2, "batch_size": 31, "seed": 3, "threads": 1},
+  "memory": {"ram": "none"}})");
+  auto single = run_command(fit_cmd(config, "--export-weights " + dir.file("single")));
+  INFO(single.out);
+  REQUIRE(single.exit_code == 0);
+  if (single.out.find("input columns reordered") == std::string::npos) {
+    WARN("skipped: no input column order here (no AVX-512)");
+    return;
+  }
+  auto two = run_command(kMpirun + "-np 2 " + fit_cmd(config, "--export-weights " + dir.file("two")));
+  INFO(two.out);
+  REQUIRE(two.exit_code == 0);
+  for (const char* name : {"/dense0.weight.npy", "/dense0.bias.npy", "/dense1.weight.npy", "/dense1.bias.npy"}) {
+    const auto a = test_npy::read(dir.file("single") + name), b = test_npy::read(dir.file("two") + name);
+    REQUIRE(a.values.size() == b.values.size());
+    for (std::size_t i = 0; i < a.values.size(); ++i) {
+      INFO(name << " [" << i << "]");
+      REQUIRE(std::fabs(a.values[i] - b.values[i]) <= 1e-5 + 1e-4 * std::fabs(a.values[i]));
+    }
+  }
 }
 
 TEST_CASE("mpi: probe-batch reports every rank's budget and batch", "[mpi]") {

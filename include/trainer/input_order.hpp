@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "trainer/dataset.hpp"
+#include "trainer/distributed.hpp"
 #include "trainer/model.hpp"
 
 namespace trainer {
@@ -23,13 +24,20 @@ struct InputOrder {
 };
 
 // Builds the order for `net` trained on micro-batches of `micro_batch` rows over `threads`
-// compute threads, from the first min(rows.size(), 2048) of `rows`, gathered with `transform`
-// into `staging` (at least one row). Empty (the file's order) when the first layer is not dense,
-// the rows are wider than NpyArray::kMaxChunkedWidth, the weight gradient does not run on the
-// packed kernel, or the order would skip less than 2% more of its steps.
+// compute threads, from the first min(rows.size(), 2048) of `rows` (in file order), gathered
+// with `transform` into `staging`; their file pages are released afterwards. Empty (the file's
+// order) when the first layer is not dense, the input has fewer than 32 or more than
+// NpyArray::kMaxChunkedWidth columns, the weight gradient does not run on the packed kernel or
+// its column tiles are not a multiple of 4 wide, staging holds no row, or the order would make
+// less than 2% more of the gradient's steps skippable.
 InputOrder build_input_order(const Network& net, const Dataset& data, std::span<const std::int64_t> rows,
                              const InputTransform& transform, std::span<float> staging, std::int64_t micro_batch,
                              int threads);
+
+// Every rank takes rank 0's order: the ranks' gradients are summed element by element, so they
+// must be laid out alike, while the order each rank builds depends on its own thread count and
+// micro-batch. A no-op in a single process.
+void agree_input_order(Communicator& comm, InputOrder& order, std::int64_t width);
 
 // Moves the first layer's weights in `params`, and the same columns of every optimizer state
 // block (state_per_param blocks of params.size() floats), into the run's order or back into the

@@ -183,25 +183,37 @@ FitSummary fit(const Config& config, const FitOptions& options) {
   } else {
     net.init_weights(config.training.seed);
   }
-  // Built from the staging before the prefetcher uses it; the same rows give every rank, and a
-  // resumed run, the same order.
-  const InputOrder input_order =
-      options.reorder_input_columns
-          ? build_input_order(net, *data.train.data, data.train.rows, data.transform, st.staging.x, batches.micro, threads)
-          : InputOrder{};
+  // Built from the staging before the prefetcher uses it, from the same rows in a resumed run;
+  // every rank then takes rank 0's.
+  InputOrder input_order;
+  if (options.reorder_input_columns) {
+    input_order = build_input_order(net, *data.train.data, data.train.rows, data.transform, st.staging.x,
+                                    batches.micro, threads);
+    agree_input_order(comm, input_order, data.width);
+  }
+  auto move_weights = [&](WeightOrder to) {
+    move_input_weights(net, input_order, st.params, st.opt_state, shape.optimizer_state_per_param, to);
+  };
   if (input_order.active()) {
-    move_input_weights(net, input_order, st.params, st.opt_state, shape.optimizer_state_per_param, WeightOrder::run);
+    move_weights(WeightOrder::run);
     data.transform.chunks = input_order.chunks;
     char buf[160];
     std::snprintf(buf, sizeof buf, "input columns reordered for the first layer: %.1f%% of its weight gradient skippable instead of %.1f%%",
                   100.0 * input_order.zero_share_run, 100.0 * input_order.zero_share_file);
-    log::info(buf);
+    log::info(buf, {{"event", "input_order"}, {"skippable_share", input_order.zero_share_run},
+                    {"skippable_share_file_order", input_order.zero_share_file}});
   }
-  // Checkpoints and exports keep the file's column order.
+  // Checkpoints and exports keep the file's column order; the run's is restored even if the
+  // write fails.
   auto in_file_order = [&](auto&& write) {
-    move_input_weights(net, input_order, st.params, st.opt_state, shape.optimizer_state_per_param, WeightOrder::file);
-    write();
-    move_input_weights(net, input_order, st.params, st.opt_state, shape.optimizer_state_per_param, WeightOrder::run);
+    move_weights(WeightOrder::file);
+    try {
+      write();
+    } catch (...) {
+      move_weights(WeightOrder::run);
+      throw;
+    }
+    move_weights(WeightOrder::run);
   };
 
   const std::int64_t epochs = config.training.epochs;

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "../model/column_order.hpp"
+#include "../model/column_order.hpp"  // internal to the model: the order is the kernel's business
 
 namespace trainer {
 
@@ -30,6 +30,11 @@ InputOrder build_input_order(const Network& net, const Dataset& data, std::span<
                        staging.data());
     sample.add(staging.data(), count);
   }
+  if (total > 0) {
+    // The epoch will read these rows again in its own order; meanwhile their pages need not stay.
+    const std::int64_t first_row = rows.front(), end_row = rows[static_cast<std::size_t>(total - 1)] + 1;
+    data.x().release_rows(first_row, end_row, true);
+  }
   order.chunks.resize(static_cast<std::size_t>(chunks));
   const bool better = model::order_chunks_by_zeros(sample, tiling.tile_n, order.chunks.data());
   order.zero_share_file = model::zero_step_share(sample, tiling.tile_n, nullptr);
@@ -48,6 +53,26 @@ void move_input_weights(const Network& net, const InputOrder& order, std::span<f
   };
   move(params.data());
   for (int s = 0; s < state_per_param; ++s) move(optimizer_state.data() + static_cast<std::size_t>(s) * params.size());
+}
+
+void agree_input_order(Communicator& comm, InputOrder& order, std::int64_t width) {
+  if (!comm.distributed()) return;
+  // A broadcast from rank 0 as a sum to which the other ranks add zeros: chunk indices (below
+  // 1024) and the shares are exact in double.
+  const std::int64_t chunks = width / model::kChunkColumns;
+  std::vector<double> shared(static_cast<std::size_t>(chunks + 3), 0.0);
+  if (comm.rank() == 0) {
+    shared[0] = order.active() ? 1.0 : 0.0;
+    shared[1] = order.zero_share_file;
+    shared[2] = order.zero_share_run;
+    for (std::size_t c = 0; c < order.chunks.size(); ++c) shared[c + 3] = order.chunks[c];
+  }
+  comm.allreduce_sum(shared);
+  order.zero_share_file = shared[1];
+  order.zero_share_run = shared[2];
+  order.chunks.clear();
+  if (shared[0] == 1.0)
+    for (std::int64_t c = 0; c < chunks; ++c) order.chunks.push_back(static_cast<std::int32_t>(shared[static_cast<std::size_t>(c + 3)]));
 }
 
 }  // namespace trainer
