@@ -205,9 +205,9 @@ TEST_CASE("npy: released rows read back the same values", "[npy]") {
 }
 
 TEST_CASE("npy: gather_f32 with a chunk order moves each row's columns 4 at a time, after scaling", "[npy]") {
-  // 10 values a row: chunks 0-1 move, the last 2 values stay. Values 1..40 (no zero, so a
-  // misplaced value cannot pass for another).
-  const std::int64_t rows = 4, width = 10;
+  // 14 values a row: chunks 0-2 move (an order that is not its own inverse), the last 2 values
+  // stay. Values 1..56 (no zero, so a misplaced value cannot pass for another).
+  const std::int64_t rows = 4, width = 14;
   std::vector<std::uint8_t> u1(rows * width);
   std::vector<float> f4(rows * width);
   std::vector<std::int16_t> i2(rows * width);
@@ -224,7 +224,7 @@ TEST_CASE("npy: gather_f32 with a chunk order moves each row's columns 4 at a ti
       {"f4", write_npy("chunks_f4.npy", "<f4", {rows, width}, f4)},
       {"i2", write_npy("chunks_i2.npy", "<i2", {rows, width}, i2)},
       {"f4 fortran", write_npy("chunks_f4_fortran.npy", "<f4", {rows, width}, fortran, true)}};
-  const std::vector<std::int32_t> chunks = {1, 0};
+  const std::vector<std::int32_t> chunks = {2, 0, 1};
   const std::vector<std::int64_t> order = {2, 0, 3};
   const std::vector<std::int64_t> to = {1, 2, 0};
   std::vector<float> mean(width), inv_std(width);
@@ -244,15 +244,16 @@ TEST_CASE("npy: gather_f32 with a chunk order moves each row's columns 4 at a ti
       for (std::size_t r = 0; r < order.size(); ++r) {
         const float* p = plain.data() + r * width;
         const float* q = moved.data() + r * width;
-        CHECK(std::vector<float>(q, q + 4) == std::vector<float>(p + 4, p + 8));
+        CHECK(std::vector<float>(q, q + 4) == std::vector<float>(p + 8, p + 12));
         CHECK(std::vector<float>(q + 4, q + 8) == std::vector<float>(p, p + 4));
-        CHECK(std::vector<float>(q + 8, q + 10) == std::vector<float>(p + 8, p + 10));
+        CHECK(std::vector<float>(q + 8, q + 12) == std::vector<float>(p + 4, p + 8));
+        CHECK(std::vector<float>(q + 12, q + 14) == std::vector<float>(p + 12, p + 14));
       }
     }
-  // An order of the wrong length is refused, naming the file.
+  // An order of the wrong length, or with a chunk outside the row, is refused naming the file.
   const NpyArray a = NpyArray::open(files[0].second);
   std::vector<float> out(width);
-  const std::vector<std::int32_t> three = {0, 1, 2};
-  CHECK_THROWS_WITH(a.gather_f32(std::vector<std::int64_t>{0}, out.data(), 1.0f, {}, {}, {}, three),
-                    Catch::Contains("chunks_u1.npy"));
+  for (const std::vector<std::int32_t>& bad : {std::vector<std::int32_t>{0, 1}, std::vector<std::int32_t>{0, 1, 3}})
+    CHECK_THROWS_WITH(a.gather_f32(std::vector<std::int64_t>{0}, out.data(), 1.0f, {}, {}, {}, bad),
+                      Catch::Contains("chunks_u1.npy"));
 }

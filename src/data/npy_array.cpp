@@ -242,9 +242,11 @@ void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float 
                           std::span<const float> mean, std::span<const float> inv_std,
                           std::span<const std::int64_t> to, std::span<const std::int32_t> chunks) const {
   const std::int64_t width = row_width();
-  if (!chunks.empty() && (width > NpyArray::kMaxChunkedWidth || static_cast<std::int64_t>(chunks.size()) != width / 4))
+  if (!chunks.empty() &&
+      (width > NpyArray::kMaxChunkedWidth || static_cast<std::int64_t>(chunks.size()) != width / 4 ||
+       std::any_of(chunks.begin(), chunks.end(), [&](std::int32_t c) { return c < 0 || c >= width / 4; })))
     throw Error::runtime(path_, "a column order of " + std::to_string(chunks.size()) + " chunks",
-                         std::to_string(width / 4) + " chunks, rows of at most " +
+                         "a permutation of " + std::to_string(width / 4) + " chunks, rows of at most " +
                              std::to_string(NpyArray::kMaxChunkedWidth) + " values");
   if (mean.size() != inv_std.size() || (!mean.empty() && mean.size() != static_cast<std::size_t>(width)))
     throw Error::runtime(path_, "standardisation statistics have " + std::to_string(mean.size()) +

@@ -33,7 +33,7 @@ void for_each_group(Index chunks, Index tile_chunks, Group&& group) {
 
 }  // namespace
 
-std::uint64_t chunk_zero_words(Index width) { return static_cast<std::uint64_t>((chunks_of(width) + 1) * kWords); }
+std::uint64_t chunk_zero_words(Index width) { return static_cast<std::uint64_t>(chunks_of(width) * kWords); }
 
 void ChunkZeros::clear() {
   std::fill(bits, bits + chunk_zero_words(width), std::uint64_t{0});
