@@ -133,14 +133,19 @@ TEST_CASE("Inputs whose zeros do not line up better keep the file's column order
   CHECK(order == identity);
 }
 
-TEST_CASE("Weights move between the file's column order and the run's, 4 columns at a time", "[model]") {
-  using namespace trainer::model;
+TEST_CASE("Rows move between the file's column order and a run's, 4 columns at a time", "[model]") {
   const Index rows = 3, width = 14;  // 3 chunks and a tail of 2 columns
   std::vector<float> m(static_cast<std::size_t>(rows * width));
   std::iota(m.begin(), m.end(), 0.0f);
   const std::vector<float> file = m;
   const std::vector<std::int32_t> order = {2, 0, 1};
-  move_columns(m.data(), rows, width, order, ColumnsTo::run_order);
+  auto move_all = [&](trainer::ChunksTo to) {
+    for (Index r = 0; r < rows; ++r) {
+      const std::vector<float> copy(m.begin() + r * width, m.begin() + (r + 1) * width);
+      trainer::move_chunks(m.data() + r * width, copy.data(), order, to);
+    }
+  };
+  move_all(trainer::ChunksTo::run_order);
   for (Index r = 0; r < rows; ++r)
     for (Index c = 0; c < 3; ++c)
       for (Index j = 0; j < 4; ++j) {
@@ -152,6 +157,6 @@ TEST_CASE("Weights move between the file's column order and the run's, 4 columns
     CHECK(m[static_cast<std::size_t>(r * width + 12)] == file[static_cast<std::size_t>(r * width + 12)]);
     CHECK(m[static_cast<std::size_t>(r * width + 13)] == file[static_cast<std::size_t>(r * width + 13)]);
   }
-  move_columns(m.data(), rows, width, order, ColumnsTo::file_order);
+  move_all(trainer::ChunksTo::file_order);
   CHECK(m == file);
 }

@@ -17,10 +17,9 @@ namespace trainer {
 enum class TargetKind { class_ids, values };
 
 // How raw inputs become the model's input: out = (x * scale - mean) * inv_std, with the columns
-// in the file's order or, when `chunks` is set, moved 4 at a time: chunk c of the output (columns
-// 4c..4c+3) is the file's chunk chunks[c], and the last width % 4 columns stay last. fit sets it
-// for the first layer's weight gradient (src/model/column_order.hpp); rows are then at most
-// NpyArray::kMaxChunkedWidth values wide.
+// in the file's order or, when `chunks` is set, in a run's order of 4-column chunks
+// (trainer/column_chunks.hpp). fit sets it for the first layer's weight gradient
+// (trainer/input_order.hpp).
 struct InputTransform {
   float scale = 1.0f;
   std::vector<float> mean;     // empty = no standardisation

@@ -10,6 +10,7 @@
 #include <span>
 #include <vector>
 
+#include "trainer/column_chunks.hpp"
 #include "trainer/dataset.hpp"
 #include "trainer/distributed.hpp"
 #include "trainer/model.hpp"
@@ -27,7 +28,7 @@ struct InputOrder {
 // compute threads, from the first min(rows.size(), 2048) of `rows` (in file order), gathered
 // with `transform` into `staging`; their file pages are released afterwards. Empty (the file's
 // order) when the first layer is not dense, the input has fewer than 32 or more than
-// NpyArray::kMaxChunkedWidth columns, the weight gradient does not run on the packed kernel or
+// kMaxChunkedWidth columns, the weight gradient does not run on the packed kernel or
 // its column tiles are not a multiple of 4 wide, staging holds no row, or the order would make
 // less than 2% more of the gradient's steps skippable.
 InputOrder build_input_order(const Network& net, const Dataset& data, std::span<const std::int64_t> rows,

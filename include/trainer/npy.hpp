@@ -67,10 +67,8 @@ class NpyArray {
   // (mean/inv_std may be empty: no standardisation). Every row index must be < rows().
   // With `to` (a permutation of 0..rows.size()-1), rows[i] goes to out row to[i] instead of i:
   // the file is read in the given order whatever order the output needs.
-  // With `chunks`, each output row's columns then move 4 at a time: its chunk c (columns
-  // 4c..4c+3) is the converted row's chunk chunks[c]; the last width % 4 stay (InputTransform).
-  // Rows must then be at most kMaxChunkedWidth values (they are moved through the stack).
-  static constexpr std::int64_t kMaxChunkedWidth = 4096;
+  // With `chunks`, each output row's columns then move into that order (column_chunks.hpp);
+  // rows must then be at most kMaxChunkedWidth values.
   void gather_f32(std::span<const std::int64_t> rows, float* out, float scale = 1.0f,
                   std::span<const float> mean = {}, std::span<const float> inv_std = {},
                   std::span<const std::int64_t> to = {}, std::span<const std::int32_t> chunks = {}) const;

@@ -17,6 +17,7 @@
 
 #include "mapped_read_guard.hpp"
 #include "npy_convert.hpp"
+#include "trainer/column_chunks.hpp"
 #include "trainer/error.hpp"
 #include "trainer/npy.hpp"
 
@@ -91,10 +92,9 @@ struct RowTransform {
   }
   void move_chunks(float* row, std::size_t w) const {
     if (chunks.empty()) return;
-    float copy[NpyArray::kMaxChunkedWidth];
+    float copy[kMaxChunkedWidth];
     std::memcpy(copy, row, w * sizeof(float));
-    for (std::size_t c = 0; c < chunks.size(); ++c)
-      std::memcpy(row + 4 * c, copy + 4 * static_cast<std::size_t>(chunks[c]), 4 * sizeof(float));
+    trainer::move_chunks(row, copy, chunks, ChunksTo::run_order);
   }
 };
 
@@ -243,11 +243,11 @@ void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float 
                           std::span<const std::int64_t> to, std::span<const std::int32_t> chunks) const {
   const std::int64_t width = row_width();
   if (!chunks.empty() &&
-      (width > NpyArray::kMaxChunkedWidth || static_cast<std::int64_t>(chunks.size()) != width / 4 ||
-       std::any_of(chunks.begin(), chunks.end(), [&](std::int32_t c) { return c < 0 || c >= width / 4; })))
+      (width > kMaxChunkedWidth || static_cast<std::int64_t>(chunks.size()) != width / kChunkColumns ||
+       std::any_of(chunks.begin(), chunks.end(), [&](std::int32_t c) { return c < 0 || c >= width / kChunkColumns; })))
     throw Error::runtime(path_, "a column order of " + std::to_string(chunks.size()) + " chunks",
-                         "a permutation of " + std::to_string(width / 4) + " chunks, rows of at most " +
-                             std::to_string(NpyArray::kMaxChunkedWidth) + " values");
+                         "a permutation of " + std::to_string(width / kChunkColumns) + " chunks, rows of at most " +
+                             std::to_string(kMaxChunkedWidth) + " values");
   if (mean.size() != inv_std.size() || (!mean.empty() && mean.size() != static_cast<std::size_t>(width)))
     throw Error::runtime(path_, "standardisation statistics have " + std::to_string(mean.size()) +
                                     " features", std::to_string(width) + " features");

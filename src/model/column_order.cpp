@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
 #include <vector>
 
 namespace trainer::model {
@@ -135,22 +134,6 @@ bool order_chunks_by_zeros(const ChunkZeros& sample, Index tile_width, std::int3
     return true;
   for (Index c = 0; c < chunks; ++c) order[c] = static_cast<std::int32_t>(c);
   return false;
-}
-
-void move_columns(float* m, Index rows, Index width, std::span<const std::int32_t> order, ColumnsTo to) {
-  std::vector<float> row(static_cast<std::size_t>(width));
-  const auto chunk_bytes = static_cast<std::size_t>(kChunkColumns) * sizeof(float);
-  for (Index r = 0; r < rows; ++r) {
-    float* dst = m + r * width;
-    std::memcpy(row.data(), dst, static_cast<std::size_t>(width) * sizeof(float));
-    for (std::size_t c = 0; c < order.size(); ++c) {
-      const Index run = static_cast<Index>(c) * kChunkColumns, file = order[c] * kChunkColumns;
-      if (to == ColumnsTo::run_order)
-        std::memcpy(dst + run, row.data() + file, chunk_bytes);
-      else
-        std::memcpy(dst + file, row.data() + run, chunk_bytes);
-    }
-  }
 }
 
 }  // namespace trainer::model

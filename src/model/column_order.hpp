@@ -9,7 +9,7 @@
 // computes the same function, only each sum over the inputs is added in another order.
 // Checkpoints and exported weights stay in the file's order.
 //
-// Columns move in chunks of 4, so that the gather copies 16 bytes at a time instead of permuting
+// Columns move in chunks of 4 (trainer/column_chunks.hpp), so that the gather copies 16 bytes at a time instead of permuting
 // single values. Chunks are grouped 8 at a time (32 columns) from the start of each of the weight
 // gradient's column tiles, and the groups are dealt to the tiles in turn (0, 1, 1, 0, 0, 1, ...),
 // so that threads, which own whole tiles, get equal shares of the skippable work: without that,
@@ -21,13 +21,12 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
+#include "trainer/column_chunks.hpp"
 
 namespace trainer::model {
 
 using Index = std::int64_t;
 
-inline constexpr Index kChunkColumns = 4;
 inline constexpr Index kGroupChunks = 8;  // 32 columns: one micro-tile of the weight gradient
 // Rows of the sample the order is built from.
 inline constexpr Index kOrderSampleRows = 2048;
@@ -54,11 +53,5 @@ bool order_chunks_by_zeros(const ChunkZeros& sample, Index tile_width, std::int3
 // Share of a weight gradient's steps with this chunk order (null: the file's) whose group of
 // columns is all zero in the sample.
 double zero_step_share(const ChunkZeros& sample, Index tile_width, const std::int32_t* order);
-
-// Moves the columns of m[rows, width] (row-major) by chunks: into the run's order (chunk c of a
-// row becomes its chunk order[c]), or back into the file's. The last width % 4 columns stay.
-// Allocates one row (checkpoints and exports, never in a training step).
-enum class ColumnsTo { run_order, file_order };
-void move_columns(float* m, Index rows, Index width, std::span<const std::int32_t> order, ColumnsTo to);
 
 }  // namespace trainer::model

@@ -11,12 +11,12 @@ InputOrder build_input_order(const Network& net, const Dataset& data, std::span<
                              int threads) {
   InputOrder order;
   const std::int64_t width = net.input_width();
-  const std::int64_t chunks = width / model::kChunkColumns;
-  if (!net.first_layer_dense() || width > NpyArray::kMaxChunkedWidth || chunks < model::kGroupChunks) return order;
+  const std::int64_t chunks = width / kChunkColumns;
+  if (!net.first_layer_dense() || width > kMaxChunkedWidth || chunks < model::kGroupChunks) return order;
   const TensorSlot& weights = net.layout().tensors.front();
   const GemmTiling tiling = gemm_tiling(weights.shape[0], width, micro_batch, threads);
   const std::int64_t capacity = static_cast<std::int64_t>(staging.size()) / width;
-  if (!tiling.packed || tiling.tile_n % model::kChunkColumns != 0 || capacity < 1) return order;
+  if (!tiling.packed || tiling.tile_n % kChunkColumns != 0 || capacity < 1) return order;
 
   std::vector<std::uint64_t> bits(model::chunk_zero_words(width));
   model::ChunkZeros sample{bits.data(), width};
@@ -47,9 +47,15 @@ void move_input_weights(const Network& net, const InputOrder& order, std::span<f
                         std::span<float> optimizer_state, int state_per_param, WeightOrder to) {
   if (!order.active()) return;
   const TensorSlot& weights = net.layout().tensors.front();
-  const auto direction = to == WeightOrder::run ? model::ColumnsTo::run_order : model::ColumnsTo::file_order;
+  const auto direction = to == WeightOrder::run ? ChunksTo::run_order : ChunksTo::file_order;
+  const std::int64_t rows = weights.shape[0], width = weights.shape[1];
+  std::vector<float> copy(static_cast<std::size_t>(width));  // checkpoints and exports, never in a step
   auto move = [&](float* block) {
-    model::move_columns(block + weights.offset, weights.shape[0], weights.shape[1], order.chunks, direction);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      float* row = block + weights.offset + r * width;
+      std::copy_n(row, width, copy.data());
+      move_chunks(row, copy.data(), order.chunks, direction);
+    }
   };
   move(params.data());
   for (int s = 0; s < state_per_param; ++s) move(optimizer_state.data() + static_cast<std::size_t>(s) * params.size());
@@ -59,7 +65,7 @@ void agree_input_order(Communicator& comm, InputOrder& order, std::int64_t width
   if (!comm.distributed()) return;
   // A broadcast from rank 0 as a sum to which the other ranks add zeros: chunk indices (below
   // 1024) and the shares are exact in double.
-  const std::int64_t chunks = width / model::kChunkColumns;
+  const std::int64_t chunks = width / kChunkColumns;
   std::vector<double> shared(static_cast<std::size_t>(chunks + 3), 0.0);
   if (comm.rank() == 0) {
     shared[0] = order.active() ? 1.0 : 0.0;
