@@ -203,16 +203,11 @@ FitSummary fit(const Config& config, const FitOptions& options) {
     log::info(buf, {{"event", "input_order"}, {"skippable_share", input_order.zero_share_run},
                     {"skippable_share_file_order", input_order.zero_share_file}});
   }
-  // Checkpoints and exports keep the file's column order; the run's is restored even if the
-  // write fails.
+  // Checkpoints and exports keep the file's column order. A failed write ends the run, so the
+  // weights need no moving back then.
   auto in_file_order = [&](auto&& write) {
     move_weights(WeightOrder::file);
-    try {
-      write();
-    } catch (...) {
-      move_weights(WeightOrder::run);
-      throw;
-    }
+    write();
     move_weights(WeightOrder::run);
   };
 
