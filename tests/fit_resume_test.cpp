@@ -124,6 +124,7 @@ TEST_CASE("a checkpoint round-trips every field, also with empty arrays", "[fit]
   d.config_json = "{\"a\": 1}";
   d.config_hash = 0x1234567890abcdefULL;
   d.input_width = 64;
+  d.input = trainer::SampleShape::hwc(4, 2, 8);
   d.seed = 9;
   d.epochs_done = 3;
   d.batches_done = 2;
@@ -143,6 +144,7 @@ TEST_CASE("a checkpoint round-trips every field, also with empty arrays", "[fit]
   CHECK(r.config_json == d.config_json);
   CHECK(r.config_hash == d.config_hash);
   CHECK(r.input_width == 64);
+  CHECK(r.input == d.input);
   CHECK(r.seed == 9);
   CHECK(r.epochs_done == 3);
   CHECK(r.batches_done == 2);

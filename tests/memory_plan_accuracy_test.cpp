@@ -17,6 +17,7 @@
 #include "trainer/npy_writer.hpp"
 #include "trainer/optimizer.hpp"
 #include "trainer/run_memory.hpp"
+#include "trainer/training_trial.hpp"
 
 using namespace trainer;
 

@@ -92,7 +92,7 @@ TEST_CASE("probe-batch --json reports the budget, the batch, the breakdown and t
     sum += bytes.get<std::uint64_t>();
   }
   CHECK(j.at("breakdown").contains("parameters"));
-  CHECK(j.at("breakdown").contains("runtime baseline"));
+  CHECK(j.at("breakdown").contains("runtime_baseline"));
   CHECK(sum == j.at("predicted_peak_bytes").get<std::uint64_t>());
   CHECK(sum <= budget);
 

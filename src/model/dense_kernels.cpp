@@ -143,7 +143,7 @@ void dense_forward(const T* x, const T* w, const T* bias, Activation f, T* z, T*
     else
       Z.block(i0, j0, mi, nj).noalias() = X.middleRows(i0, mi) * W.middleRows(j0, nj).transpose();
     const Index at = i0 * n + j0;
-    bias_activation_tile(f, z + at, out + at, bias + j0, mi, nj, n, keep_z);
+    bias_activation_tile(f, z + at, out + at, bias ? bias + j0 : nullptr, mi, nj, n, keep_z);
   });
 }
 
