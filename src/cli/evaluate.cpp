@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "cli/run_config.hpp"
 #include "trainer/checkpoint.hpp"
 #include "trainer/data_sets.hpp"
@@ -16,9 +17,10 @@
 
 namespace trainer::cli {
 
-void add_evaluate(CLI::App& app, const Globals& g, Action& action) {
+void add_evaluate(CLI::App& app, Globals& g, Action& action) {
   auto weights = std::make_shared<std::string>();
   auto* sub = app.add_subcommand("evaluate", "Loss and accuracy of a checkpoint on the test (or validation) set");
+  add_common_flags(*sub, g, kAllCommonFlags);
   sub->footer("Example: trainer evaluate --config configs/digits-mlp.json --weights run.ckpt");
   sub->add_option("--weights", *weights, "Checkpoint written by trainer fit --checkpoint")->required();
   sub->callback([&action, &g, weights] {

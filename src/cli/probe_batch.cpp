@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "cli/run_config.hpp"
 #include "trainer/batch_search_json.hpp"
 #include "trainer/data_sets.hpp"
@@ -59,8 +60,9 @@ void print_layers(const std::vector<LayerSummary>& layers) {
 
 }  // namespace
 
-void add_probe_batch(CLI::App& app, const Globals& g, Action& action) {
+void add_probe_batch(CLI::App& app, Globals& g, Action& action) {
   auto* sub = app.add_subcommand("probe-batch", "Memory budget, the largest batch that fits, the breakdown and the trials");
+  add_common_flags(*sub, g, kAllCommonFlags);
   sub->footer("Example: trainer probe-batch --config configs/fashion-mnist-mlp.json --ram 12G --json");
   sub->callback([&action, &g] {
     action = [&g] {

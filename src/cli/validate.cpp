@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "cli/run_config.hpp"
 #include "trainer/data_sets.hpp"
 #include "trainer/model.hpp"
@@ -11,8 +12,9 @@
 
 namespace trainer::cli {
 
-void add_validate(CLI::App& app, const Globals& g, Action& action) {
+void add_validate(CLI::App& app, Globals& g, Action& action) {
   auto* sub = app.add_subcommand("validate", "Check a config and its data files without training");
+  add_common_flags(*sub, g, kConfigFlag | kSeedFlag | kOutputFlags);
   sub->footer("Example: trainer validate --config configs/digits-mlp.json");
   sub->callback([&action, &g] {
     action = [&g] {
