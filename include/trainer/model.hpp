@@ -59,9 +59,12 @@ struct MemoryItem {
   std::uint64_t bytes = 0;
 };
 
-// A float product the network runs: output [m, n], depth k.
+// A float product the network runs: output [m, n], depth k. A smaller batch (a partial
+// micro-batch, a convolution's last chunk) shrinks its rows, or, for a weight gradient, whose
+// depth is the batch's rows, its depth.
 struct GemmProduct {
   std::int64_t m = 0, n = 0, k = 0;
+  bool depth_is_batch = false;
 };
 
 // One layer as probe-batch lists it.
@@ -171,6 +174,13 @@ struct GemmTiling {
   std::uint64_t packing_bound = 0;
 };
 GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threads);
+
+// The stack bytes one product (and every smaller one of its batch) packs: on the thread that
+// calls it, and on each other compute thread when it is split over them.
+struct GemmStackBound {
+  std::uint64_t caller = 0, worker = 0;
+};
+GemmStackBound gemm_stack_bound(const GemmProduct& product, int threads);
 
 // Packed blocks above this size would go to the heap (EIGEN_STACK_ALLOCATION_LIMIT in the kernels).
 inline constexpr std::uint64_t kGemmStackLimit = 4 * 1024 * 1024;

@@ -120,7 +120,7 @@ class Conv2d final : public Layer<T> {
     const Index rows = chunk(batch) * g_.pixels();
     out.push_back({rows, g_.f, g_.depth()});
     if (!training) return;
-    out.push_back({g_.f, g_.depth(), rows});
+    out.push_back({g_.f, g_.depth(), rows, true});
     if (need_input_grad) out.push_back({rows, g_.depth(), g_.f});
   }
 
