@@ -187,3 +187,23 @@ TEST_CASE("the built-in demo reaches at least 0.95 test accuracy", "[cli][digits
   json summary = json::parse(fit.out);
   CHECK(summary["test_accuracy"].get<double>() >= 0.95);
 }
+
+TEST_CASE("the digits CNN demo trains to 0.97, and batch norm over micro-batches is said once", "[cli][digits][image]") {
+  const std::string cnn = kRoot + "/configs/digits-cnn.json";
+  auto fit = run_command(trainer_cmd("fit --json --config " + cnn), false);
+  INFO(fit.out);
+  REQUIRE(fit.exit_code == 0);
+  CHECK(json::parse(fit.out).at("test_accuracy").get<double>() >= 0.97);
+
+  // Accumulating: each micro-batch is normalised by its own statistics, which fit says (once).
+  auto split = run_command(trainer_cmd("fit --epochs 1 --batch-size 64 --micro-batch 16 --config " + cnn));
+  INFO(split.out);
+  REQUIRE(split.exit_code == 0);
+  const std::string warning = "batch_norm normalises each micro-batch of 16 by its own statistics";
+  const auto at = split.out.find(warning);
+  CHECK(at != std::string::npos);
+  CHECK(split.out.find(warning, at + 1) == std::string::npos);
+  // A micro-batch that is the whole batch: nothing to say.
+  auto whole = run_command(trainer_cmd("fit --epochs 1 --config " + cnn));
+  CHECK(whole.out.find("batch_norm normalises") == std::string::npos);
+}
