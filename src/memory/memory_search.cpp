@@ -73,7 +73,10 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   const Budget budget = local_share(resolve_budget(config.memory.ram, config.memory.headroom, probe, config.memory.ram_label),
                                     config.memory.headroom);
   const int threads = std::max(1, set_compute_threads(static_cast<int>(config.training.threads)));
-  const Planner planner{net, shape, current_runtime_costs(threads, file_rows, budget.source.rfind("rlimit", 0) == 0)};
+  const LimitKind limit_kind = budget.source == "rlimit_data" ? LimitKind::rlimit_data
+                          : budget.source == "rlimit_as" ? LimitKind::rlimit_as
+                                                         : LimitKind::resident;
+  const Planner planner{net, shape, current_runtime_costs(threads, file_rows, limit_kind)};
   const TrainingConfig& t = config.training;
   const std::int64_t n = std::max<std::int64_t>(n_train, 1);
   // Evaluation batches reach kMaxEvalBatch, and never fall below the training micro-batch.
