@@ -60,11 +60,13 @@ struct MemoryItem {
 };
 
 // A float product the network runs: output [m, n], depth k. A smaller batch (a partial
-// micro-batch, a convolution's last chunk) shrinks its rows, or, for a weight gradient, whose
-// depth is the batch's rows, its depth.
+// micro-batch, a convolution's last chunk of samples) shrinks its rows, or, for a weight
+// gradient, whose depth is the batch's rows, its depth: to a multiple of `step` (a sample's
+// rows: 1, or a convolution's output pixels).
 struct GemmProduct {
   std::int64_t m = 0, n = 0, k = 0;
   bool depth_is_batch = false;
+  std::int64_t step = 1;
 };
 
 // One layer as probe-batch lists it.

@@ -247,11 +247,30 @@ GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threa
 
 GemmStackBound gemm_stack_bound(const GemmProduct& p, int threads) {
   GemmStackBound b;
-  if (!p.depth_is_batch) {
-    // Rows shrink with the batch: gemm_tiling's bound covers every smaller product.
+  auto add = [&](std::uint64_t bytes, bool parallel) {
+    b.caller = std::max(b.caller, bytes);
+    if (parallel) b.worker = std::max(b.worker, bytes);
+  };
+  // The batch side takes the values step, 2 step, ... up to its full size. Up to kExactValues of
+  // them are tiled one by one, exactly as the kernels will run them: packing is not monotone in
+  // either side (a tile's split, the packed kernel's depth slices, Eigen's depth blocks), so a
+  // smaller product may pack more. Beyond, bounds stand in.
+  constexpr std::int64_t kExactValues = 1024;
+  const std::int64_t size = p.depth_is_batch ? p.k : p.m, step = std::max<std::int64_t>(1, p.step);
+  if (size / step <= kExactValues) {
+    for (std::int64_t v = step; v <= size; v += step) {
+      const GemmTiling t = p.depth_is_batch ? gemm_tiling(p.m, p.n, v, threads) : gemm_tiling(v, p.n, p.k, threads);
+      add(t.packing_bytes, t.threads > 1);
+    }
+    if (size % step != 0) {
+      const GemmTiling t = gemm_tiling(p.m, p.n, p.k, threads);
+      add(t.packing_bytes, t.threads > 1);
+    }
+    return b;
+  }
+  if (!p.depth_is_batch) {  // every smaller side: gemm_tiling's bound
     const GemmTiling t = gemm_tiling(p.m, p.n, p.k, threads);
-    b.caller = t.packing_bound;
-    b.worker = t.threads > 1 ? t.packing_bound : 0;
+    add(t.packing_bound, t.threads > 1);
     return b;
   }
   // Only the depth shrinks. The tiles depend on the depth only through the thread count (the
@@ -265,10 +284,6 @@ GemmStackBound gemm_stack_bound(const GemmProduct& p, int threads) {
   constexpr std::int64_t kEigenDepthSearch = 4096;
   const double per_step = static_cast<double>(p.m) * static_cast<double>(p.n);
   const auto single = static_cast<std::int64_t>(std::ceil(model::kParallelMinMacs / std::max(per_step, 1.0))) - 1;
-  auto add = [&](std::uint64_t bytes, bool parallel) {
-    b.caller = std::max(b.caller, bytes);
-    if (parallel) b.worker = std::max(b.worker, bytes);
-  };
   for (const std::int64_t k : {p.k, single, std::int64_t{15}, std::min<std::int64_t>(15, single)}) {
     if (k < 1 || k > p.k) continue;
     const model::Tiling t = model::plan_tiles(p.m, p.n, k, threads);

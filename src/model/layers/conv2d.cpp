@@ -117,11 +117,12 @@ class Conv2d final : public Layer<T> {
   Index workspace(Index batch) const override { return direct_ ? 0 : chunk(batch) * unfolded_per_sample(); }
 
   void products(Index batch, bool training, bool need_input_grad, std::vector<GemmProduct>& out) const override {
-    const Index rows = chunk(batch) * g_.pixels();
-    out.push_back({rows, g_.f, g_.depth()});
+    // A chunk of fewer samples (a batch's last, a partial batch) shrinks the rows by whole images.
+    const Index rows = chunk(batch) * g_.pixels(), step = g_.pixels();
+    out.push_back({rows, g_.f, g_.depth(), false, step});
     if (!training) return;
-    out.push_back({g_.f, g_.depth(), rows, true});
-    if (need_input_grad) out.push_back({rows, g_.depth(), g_.f});
+    out.push_back({g_.f, g_.depth(), rows, true, step});
+    if (need_input_grad) out.push_back({rows, g_.depth(), g_.f, false, step});
   }
 
   void init(std::uint64_t seed) override {
