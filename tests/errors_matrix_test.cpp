@@ -421,7 +421,7 @@ TEST_CASE("matrix: a conv2d kernel larger than its padded input names the layer 
   Workspace w;
   use_images(w, {{{"type", "conv2d"}, {"filters", 4}, {"kernel", 7}, {"padding", "valid"}}, kFlatten, kDense3});
   auto r = w.run("conv2d kernel 7x7 on a 6x6 image", w.fit_args() + " --metrics " + w.tmp.file("m.jsonl"));
-  expect(r, 2, {"/model/layers/0", "7x7", "6x6"});
+  expect(r, 2, {w.config + ": /model/layers/0", "7x7", "6x6"});
   expect_no_outputs(w.tmp.path());
 }
 
@@ -429,14 +429,14 @@ TEST_CASE("matrix: pooling larger than its input names the layer and both shapes
   Workspace w;
   use_images(w, {kConv3, {{"type", "max_pool2d"}, {"size", 2}}, {{"type", "max_pool2d"}, {"size", 3}}, kFlatten, kDense3});
   auto r = w.run("max_pool2d of size 3 on a 2x2 input", w.fit_args());
-  expect(r, 2, {"/model/layers/2", "max_pool2d of size 3x3", "2x2 input", "4x2x2"});
+  expect(r, 2, {w.config + ": /model/layers/2", "max_pool2d of size 3x3", "2x2 input", "4x2x2"});
 }
 
 TEST_CASE("matrix: a dense layer straight after a spatial one names the layer and the missing flatten", "[errors][image]") {
   Workspace w;
   use_images(w, {kConv3, kDense3});
   auto r = w.run("dense after conv2d without flatten", w.fit_args());
-  expect(r, 2, {"/model/layers/1", "dense layer on a 4x4x4", "flatten or global_avg_pool"});
+  expect(r, 2, {w.config + ": /model/layers/1", "dense layer on a 4x4x4", "flatten or global_avg_pool"});
 }
 
 TEST_CASE("matrix: flat rows for an image model without image_shape name x, its shape and /data/layout", "[errors][image]") {

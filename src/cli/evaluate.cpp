@@ -8,6 +8,7 @@
 #include "cli/common_flags.hpp"
 #include "cli/run_config.hpp"
 #include "trainer/checkpoint.hpp"
+#include "trainer/network_for.hpp"
 #include "trainer/data_sets.hpp"
 #include "trainer/error.hpp"
 #include "trainer/evaluation.hpp"
@@ -39,7 +40,7 @@ void add_evaluate(CLI::App& app, Globals& g, Action& action) {
         throw Error::usage(at_key(config.source, "/data/test"), "names no test or validation data to evaluate",
                            "/data/test, /data/validation or /data/validation_split");
       }
-      Network net(config.model, data.input);
+      Network net = network_for(config, data.input);
       if (static_cast<std::size_t>(net.layout().total) != ck.params.size() || ck.input_width != data.width ||
           (data.input.image && ck.input != data.input)) {
         throw Error::data(*weights, "checkpoint does not match the model's parameter layout");

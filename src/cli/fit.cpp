@@ -51,7 +51,7 @@ void add_fit(CLI::App& app, Globals& g, Action& action) {
   sub->add_option("--metrics", flags->options.metrics_path, "Write one JSON object per epoch to FILE.jsonl");
   sub->add_option("--checkpoint", flags->options.checkpoint_path, "Write a checkpoint to FILE after every epoch and on interrupt");
   sub->add_option("--resume", flags->options.resume_path, "Continue training from a checkpoint");
-  sub->add_option("--export-weights", flags->options.export_dir, "Write dense<i>.{weight,bias}.npy (PyTorch Linear layout) to DIR");
+  sub->add_option("--export-weights", flags->options.export_dir, "Write every tensor as <name>.npy in PyTorch's names and layouts (dense0.weight, conv0.weight, bn0.running_mean, ...) to DIR");
   sub->add_option("--report", flags->options.report_path, "Write an HTML report of the run (curves, memory breakdown) to FILE.html");
   sub->callback([&action, &g, flags] {
     action = [&g, flags] {

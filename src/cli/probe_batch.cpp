@@ -9,6 +9,7 @@
 #include "cli/common_flags.hpp"
 #include "cli/run_config.hpp"
 #include "trainer/batch_search_json.hpp"
+#include "trainer/network_for.hpp"
 #include "trainer/data_sets.hpp"
 #include "trainer/distributed.hpp"
 #include "trainer/memory_search.hpp"
@@ -68,7 +69,7 @@ void add_probe_batch(CLI::App& app, Globals& g, Action& action) {
     action = [&g] {
       Config config = load_run_config(g);
       DataSets data = open_data(config, DataUse::train);
-      Network net(config.model, data.input);
+      Network net = network_for(config, data.input);
       Optimizer optimizer(config.optimizer);
       set_compute_threads(static_cast<int>(config.training.threads));
       RunShape shape;
