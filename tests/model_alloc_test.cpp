@@ -101,6 +101,80 @@ TEST_CASE("steady-state train steps, optimizer steps and evaluation allocate not
   CHECK(std::isfinite(stats.loss_sum));
 }
 
+TEST_CASE("steady-state steps of conv models, with and without batch norm, allocate nothing", "[model][real-memory][image]") {
+  if (!alloc_counter::available()) {
+    WARN("allocation counting is unavailable under AddressSanitizer");
+    return;
+  }
+  using trainer::LayerConfig;
+  auto layer = [](LayerConfig::Type type) {
+    LayerConfig l;
+    l.type = type;
+    return l;
+  };
+  auto conv = [&](std::int64_t filters, bool bias, trainer::Activation a) {
+    LayerConfig l = layer(LayerConfig::Type::conv2d);
+    l.filters = filters;
+    l.pad_begin = l.pad_end = {1, 1};
+    l.bias = bias;
+    l.activation = a;
+    return l;
+  };
+  auto batch_norm = [&] {
+    LayerConfig l = layer(LayerConfig::Type::batch_norm);
+    l.activation = trainer::Activation::relu;
+    return l;
+  };
+  auto pool = [&] {
+    LayerConfig l = layer(LayerConfig::Type::max_pool2d);
+    l.size = l.stride = {2, 2};
+    return l;
+  };
+  LayerConfig hidden, out;
+  hidden.units = 128;
+  hidden.activation = trainer::Activation::relu;
+  out.units = 10;
+  const auto relu = trainer::Activation::relu, linear = trainer::Activation::linear;
+  trainer::ModelConfig plain, with_bn;  // the Fashion-MNIST CNN, and the same with batch norm
+  plain.layers = {conv(32, true, relu), pool(), conv(64, true, relu), pool(), layer(LayerConfig::Type::flatten), hidden, out};
+  with_bn.layers = {conv(32, false, linear), batch_norm(), pool(), conv(64, false, linear), batch_norm(), pool(),
+                    layer(LayerConfig::Type::flatten), hidden, out};
+  trainer::set_compute_threads(2);
+  for (const auto* model : {&plain, &with_bn})
+    for (const std::int64_t batch : {16, 96}) {
+      trainer::Network net(*model, trainer::SampleShape::hwc(28, 28, 1));
+      trainer::OptimizerConfig oc;
+      trainer::Optimizer opt(oc);
+      const auto total = static_cast<std::size_t>(net.layout().total), trainable = static_cast<std::size_t>(net.layout().trainable);
+      std::vector<float> params(total), grads(trainable), state(trainable * static_cast<std::size_t>(opt.state_per_param()));
+      test_ws::Aligned train_ws(trainer::Network::total(net.plan_train(batch)));
+      test_ws::Aligned eval_ws(trainer::Network::total(net.plan_eval(batch)));
+      net.bind(params.data(), grads.data(), train_ws.span(), batch, eval_ws.span(), batch);
+      net.init_weights(1);
+      opt.bind_state(state);
+      std::vector<float> x(static_cast<std::size_t>(batch * 784)), probs(static_cast<std::size_t>(batch * 10));
+      std::vector<std::int32_t> labels(static_cast<std::size_t>(batch));
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.0f;
+      for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int32_t>(i % 10);
+      auto step = [&](std::uint64_t k) {
+        // a partial micro-batch and a full one: every size the plan covers
+        net.train_micro_batch(x.data(), labels.data(), nullptr, batch / 2 + 1, 1.0f / static_cast<float>(batch), k,
+                              trainer::Network::Gradients::overwrite);
+        net.train_micro_batch(x.data(), labels.data(), nullptr, batch, 1.0f / static_cast<float>(batch), k);
+        opt.step(std::span<float>(params).first(trainable), grads, 1e-3);
+      };
+      step(0);
+      step(1);
+      alloc_counter::start();
+      for (std::uint64_t k = 2; k < 6; ++k) step(k);
+      const auto stats = net.evaluate(x.data(), labels.data(), nullptr, batch, probs.data());
+      const auto allocations = alloc_counter::stop();
+      INFO((model == &plain ? "plain" : "with batch norm") << ", batch " << batch);
+      CHECK(allocations == 0);
+      CHECK(std::isfinite(stats.loss_sum));
+    }
+}
+
 TEST_CASE("the GEMM packing bound covers every smaller product: partial micro-batches plan nothing extra",
           "[model]") {
   // A smaller product may pack more than a larger one (505 rows are one 505-row tile, 640 rows
