@@ -127,6 +127,9 @@ ExportSummary export_model(const std::string& checkpoint, const std::string& out
   if (options.logits && options.format != ExportFormat::onnx)
     throw Error::usage("--logits", "only applies to --format onnx", "--format onnx, or no --logits");
   const ExportedModel m = load_model(checkpoint);
+  std::error_code ec;
+  if (options.format != ExportFormat::npy && std::filesystem::is_directory(output, ec))
+    throw Error::runtime(output, "is a folder", std::string("a file path for --format ") + to_string(options.format));
   ExportSummary s;
   s.output = output;
   s.format = options.format;
