@@ -116,7 +116,7 @@ TEST_CASE("export to an output that cannot be written exits 1 and leaves no part
   ::umount(small.c_str());
 }
 
-TEST_CASE("export --format other than onnx, safetensors or npy exits 2 with the valid list; --logits only with onnx",
+TEST_CASE("export --format other than onnx, safetensors or npy exits 2 with the valid list, and --logits only with onnx",
           "[export]") {
   TempDir dir;
   const std::string ckpt = make_checkpoint(dir);

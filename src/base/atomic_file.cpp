@@ -22,7 +22,7 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
   if (fd < 0) throw Error::runtime(path, std::string("cannot create a temporary file: ") + std::strerror(errno), valid);
   // Closes and removes the temporary file, then names the failed step and errno.
   const auto fail = [&](const char* step, int err) {
-    if (fd >= 0) ::close(fd);
+    ::close(fd);
     ::unlink(temp.c_str());
     return Error::runtime(path, std::string(step) + ": " + std::strerror(err), valid);
   };

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "trainer/error.hpp"
+
 namespace trainer::export_detail {
 
 namespace {
@@ -14,6 +16,9 @@ constexpr float kLeakySlope = 0.01f;
 
 Flow add_dense(GraphBuilder& g, const Flow& in, const std::string& scope, const TensorSlot& weight,
                const TensorSlot* bias, std::span<const float> params) {
+  if (in.shape != std::vector<std::int64_t>{weight.shape[1]})  // a layer before it forgot to flatten
+    throw Error::runtime(scope, "internal: a dense layer of " + std::to_string(weight.shape[1]) +
+                                    " inputs receives samples of another shape in the ONNX graph");
   const auto values = [&](const TensorSlot& t) {
     return params.subspan(static_cast<std::size_t>(t.offset), static_cast<std::size_t>(t.count));
   };
