@@ -136,3 +136,19 @@ TEST_CASE("export --format other than onnx, safetensors or npy exits 2 with the 
   CHECK_FALSE(fs::exists(dir.file("m.safetensors")));
   CHECK(run_trainer("export --weights " + ckpt + " --output " + dir.file("m.onnx")).exit_code == 2);  // --format is required
 }
+
+TEST_CASE("export --format onnx of an image model exits 2 naming its first image layer, and writes nothing", "[export]") {
+  TempDir dir;
+  const ExportData data = write_export_data(dir, "img", "<f4", {4, 4, 2}, 6, 2, 2);
+  const json config = export_config(data, json::array({{{"type", "conv2d"}, {"filters", 2}, {"kernel", 3}},
+                                                 {{"type", "global_avg_pool"}},
+                                                 {{"type", "dense"}, {"units", 2}}}),
+                              "cross_entropy");
+  write_random_checkpoint(dir.file("cnn.ckpt"), config, trainer::SampleShape::hwc(4, 4, 2), 3);
+  const RunResult r = run_trainer(export_args(dir.file("cnn.ckpt"), "onnx", dir.file("cnn.onnx")));
+  INFO(r.out);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.out, Catch::Contains("image models") && Catch::Contains("--format safetensors or npy"));
+  CHECK_THAT(r.out, Catch::Contains("/model/layers/0") && Catch::Contains("conv2d"));
+  CHECK_FALSE(fs::exists(dir.file("cnn.onnx")));
+}

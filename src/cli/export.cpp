@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "trainer/export/model_export.hpp"
 #include "trainer/log.hpp"
 
@@ -24,16 +25,18 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 
 }  // namespace
 
-void add_export(CLI::App& app, const Globals& g, Action& action) {
+void add_export(CLI::App& app, Globals& g, Action& action) {
   auto f = std::make_shared<ExportFlags>();
   auto* sub = app.add_subcommand("export", "The trained model for other runtimes: ONNX, safetensors or .npy");
+  add_common_flags(*sub, g, kConfigFlag | kOutputFlags);
   sub->footer(
       "Example: trainer export --weights run.ckpt --format onnx --output model.onnx\n"
       "onnx: opset 17; input x as stored in the training .npy (its dtype and per-sample shape, any batch),\n"
       "  x_scale and standardisation inside the graph; output y as trainer predict writes it\n"
       "  (probabilities, sigmoid or values), or the last layer's logits with --logits. Give the run's\n"
       "  --config so that x takes the training data's dtype and shape (else float32 rows if the\n"
-      "  checkpoint names its data by a relative path).\n"
+      "  checkpoint names its data by a relative path). ONNX export covers dense and dropout layers;\n"
+      "  image models export as safetensors or npy.\n"
       "safetensors: the same tensors under the same names as npy. npy: a folder of\n"
       "  dense<i>.weight.npy [out, in] and dense<i>.bias.npy [out] (as fit --export-weights).");
   sub->add_option("--weights", f->weights, "Checkpoint written by trainer fit --checkpoint")->required();

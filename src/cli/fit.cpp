@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "cli/run_config.hpp"
 #include "trainer/epoch_metrics_json.hpp"
 #include "trainer/fit.hpp"
@@ -39,11 +40,12 @@ nlohmann::json summary_json(const FitSummary& s) {
 
 }  // namespace
 
-void add_fit(CLI::App& app, const Globals& g, Action& action) {
+void add_fit(CLI::App& app, Globals& g, Action& action) {
   auto flags = std::make_shared<FitFlags>();
   auto* sub = app.add_subcommand("fit", "Train; log loss and accuracy (train and validation) per epoch");
+  add_common_flags(*sub, g, kAllCommonFlags);
   sub->footer("Example: trainer fit --config configs/digits-mlp.json --epochs 5 --metrics run.jsonl --checkpoint run.ckpt");
-  sub->add_option("--epochs", flags->epochs, "Epochs to train (overrides /training/epochs)")->check(CLI::PositiveNumber);
+  sub->add_option("--epochs", flags->epochs, "Epochs to train (overrides /training/epochs)")->check(at_least(1, "a number of epochs"));
   sub->add_option("--batch-size", flags->batch_size, "Effective batch: N, auto or full (overrides /training/batch_size)");
   sub->add_option("--micro-batch", flags->micro_batch, "Samples in memory at once: N or auto (overrides /training/micro_batch)");
   sub->add_option("--metrics", flags->options.metrics_path, "Write one JSON object per epoch to FILE.jsonl");

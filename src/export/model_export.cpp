@@ -46,7 +46,7 @@ ExportedModel load_model(const std::string& path) {
   m.checkpoint = read_checkpoint(path);
   // The checkpoint carries its config, as for predict; paths in it are absolute.
   m.config = load_config_text(m.checkpoint.config_json, path, ".");
-  const Network net(m.config.model, m.checkpoint.input_width);
+  const Network net(m.config.model, m.checkpoint.input);
   if (static_cast<std::size_t>(net.layout().total) != m.checkpoint.params.size())
     throw Error::data(path, "checkpoint does not match its own model config", "a checkpoint written by trainer fit");
   m.layout = net.layout();

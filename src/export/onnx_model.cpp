@@ -42,6 +42,13 @@ void describe(onnx::ValueInfoProto& v, const std::string& name, int elem_type, c
   for (std::int64_t d : shape) s.add_dim()->set_dim_value(d);
 }
 
+Error unsupported(const ExportedModel& m, const std::string& where, LayerConfig::Type type) {
+  return Error::usage(at_key(m.source, where),
+                      std::string(to_string(type)) + ": ONNX export of image models (conv2d, pooling, batch_norm, "
+                                                     "flatten, global_avg_pool) is not built yet",
+                      "an MLP (dense and dropout layers), or --format safetensors or npy for this model");
+}
+
 // What gather_f32 does to every value: float32, flattened, (v * x_scale - mean) * inv_std.
 Flow add_input_transform(GraphBuilder& g, const ExportedModel& m, const InputSpec& input) {
   const std::string scope = "/data";
@@ -63,6 +70,9 @@ Flow add_input_transform(GraphBuilder& g, const ExportedModel& m, const InputSpe
 // The layers in config order; the last dense layer's activation is the loss's (the head).
 Flow add_layers(GraphBuilder& g, const ExportedModel& m, Flow flow) {
   const auto& layers = m.config.model.layers;
+  std::size_t last_dense = 0;
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    if (layers[i].type == LayerConfig::Type::dense) last_dense = i;
   std::int64_t dense = 0;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const LayerConfig& l = layers[i];
@@ -71,10 +81,19 @@ Flow add_layers(GraphBuilder& g, const ExportedModel& m, Flow flow) {
       case LayerConfig::Type::dropout: flow = add_dropout(g, flow, scope); break;
       case LayerConfig::Type::dense: {
         const std::string name = "dense" + std::to_string(dense++);
-        flow = add_dense(g, flow, scope, m.tensor(name + ".weight"), &m.tensor(name + ".bias"), m.params());
-        if (i + 1 < layers.size()) flow = add_activation(g, flow, scope, l.activation);
+        flow = add_dense(g, flow, scope, m.tensor(name + ".weight"), l.bias ? &m.tensor(name + ".bias") : nullptr,
+                         m.params());
+        if (i != last_dense) flow = add_activation(g, flow, scope, l.activation);
         break;
       }
+      // Image layers join here, one add_<kind>() each (onnx_layers.hpp).
+      case LayerConfig::Type::conv2d:
+      case LayerConfig::Type::max_pool2d:
+      case LayerConfig::Type::avg_pool2d:
+      case LayerConfig::Type::global_avg_pool:
+      case LayerConfig::Type::batch_norm:
+      case LayerConfig::Type::flatten:
+        throw unsupported(m, scope, l.type);
     }
   }
   return flow;

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "trainer/budget.hpp"
-#include "trainer/data_sets.hpp"
 #include "trainer/distributed.hpp"
 #include "trainer/error.hpp"
 #include "trainer/gemm_stack.hpp"
@@ -69,13 +68,15 @@ std::string largest_items(const MemoryPlan& plan) {
 }  // namespace
 
 BatchSearch search_batches(const Config& config, const Network& net, RunShape shape, std::int64_t n_train,
-                           std::int64_t largest_eval_set, const DataSets* data) {
+                           std::int64_t largest_eval_set, std::int64_t file_rows, const TrialSteps& trial) {
   RealSystemProbe probe;
   const Budget budget = local_share(resolve_budget(config.memory.ram, config.memory.headroom, probe, config.memory.ram_label),
                                     config.memory.headroom);
   const int threads = std::max(1, set_compute_threads(static_cast<int>(config.training.threads)));
-  const std::int64_t file_rows = data != nullptr && data->train.present() ? data->train.data->size() : 0;
-  const Planner planner{net, shape, current_runtime_costs(threads, file_rows, budget.source.rfind("rlimit", 0) == 0)};
+  const LimitKind limit_kind = budget.source == "rlimit_data" ? LimitKind::rlimit_data
+                          : budget.source == "rlimit_as" ? LimitKind::rlimit_as
+                                                         : LimitKind::resident;
+  const Planner planner{net, shape, current_runtime_costs(threads, file_rows, limit_kind)};
   const TrainingConfig& t = config.training;
   const std::int64_t n = std::max<std::int64_t>(n_train, 1);
   // Evaluation batches reach kMaxEvalBatch, and never fall below the training micro-batch.
@@ -130,6 +131,9 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
                               " (or auto), or --ram none to lift the check");
     }
     micro = largest_fitting(1, hi, bytes_at, plannable.bytes);
+    s.max_batch = largest_fitting(1, n, bytes_at, plannable.bytes);
+  } else {
+    s.max_batch = n;
   }
 
   // Evaluation gets its own, larger batch from what the training plan leaves.
@@ -141,7 +145,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   };
 
   std::int64_t eval = eval_for(micro);
-  const bool verify = config.memory.verify && budget.enforced && data != nullptr && !forced && n_train > 0;
+  const bool verify = config.memory.verify && budget.enforced && trial && !forced && n_train > 0;
   for (int attempt = 0; verify; ++attempt) {
     RunShape trial_shape = shape;
     trial_shape.micro_batch = micro;
@@ -149,7 +153,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
     const std::uint64_t predicted = planner.plan(micro, eval).total();
     // RLIMIT_DATA counts reserved stacks too: the workers' and the prefetcher's.
     const std::uint64_t limit = data_limit_for(budget.raw_bytes, process_memory(probe), threads, default_thread_stack_bytes());
-    TrialResult r = training_trial(config, trial_shape, *data, limit, kTrialTimeout);
+    TrialResult r = run_trial(limit, kTrialTimeout, [&] { trial(trial_shape); });
     const bool fits = r.fits && r.peak_anon <= budget.raw_bytes;
     s.trials.push_back({micro, predicted, r.peak_anon, fits, fits ? "" : (r.reason.empty() ? "peak above the budget" : r.reason)});
     log::info("trial at micro-batch " + std::to_string(micro) + " (eval " + std::to_string(eval) + "): predicted " +
@@ -173,6 +177,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   s.choice = agree_batches(Communicator::world(), choose_batches(t, n_train, micro, eval, largest_eval_set), t, n_train);
   const MemoryPlan final_plan = planner.plan(s.choice.micro, s.choice.eval);
   s.breakdown = final_plan.items();
+  s.layers = net.layers();
   s.predicted_peak = final_plan.total();
   return s;
 }

@@ -97,13 +97,20 @@ nlohmann::json export_config(const ExportData& data, const nlohmann::json& layer
 
 void write_random_checkpoint(const std::string& path, const nlohmann::json& config_json, std::int64_t width,
                              std::uint64_t seed) {
+  write_random_checkpoint(path, config_json, SampleShape::flat(width), seed);
+}
+
+void write_random_checkpoint(const std::string& path, const nlohmann::json& config_json, const SampleShape& input,
+                             std::uint64_t seed) {
   const Config config = load_config_text(config_json.dump(), path, ".");
-  const Network net(config.model, width);
+  const Network net(config.model, input);
+  const std::int64_t width = input.size();
   std::mt19937_64 rng(seed);
   CheckpointData ck;
   ck.config_json = config.canonical_json;
   ck.config_hash = config_hash(config);
   ck.input_width = width;
+  ck.input = net.input_shape();
   ck.seed = seed;
   ck.x_scale = static_cast<float>(config.data.x_scale);
   if (config.data.normalize == Normalize::standardize) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/temp_dir.hpp"
+#include "trainer/sample_shape.hpp"
 
 namespace trainer::test {
 
@@ -34,6 +35,9 @@ nlohmann::json export_config(const ExportData& data, const nlohmann::json& layer
 // Writes a checkpoint as `trainer fit` would for `config`: random parameters, and when
 // /data/normalize is standardize random per-feature mean and inv_std (seeded).
 void write_random_checkpoint(const std::string& path, const nlohmann::json& config, std::int64_t width,
+                             std::uint64_t seed);
+// The same for an image model whose samples are h x w x c.
+void write_random_checkpoint(const std::string& path, const nlohmann::json& config, const SampleShape& input,
                              std::uint64_t seed);
 
 // Runs every (model, input .npy, output .npy) triple in one ONNX Runtime process.
