@@ -225,7 +225,7 @@ TEST_CASE("augmentation: a flip mirrors columns, a crop shifts with the fill val
   }
 }
 
-TEST_CASE("the prefetcher augments each training image by its row's draw; a plain gather does not", "[data][image]") {
+TEST_CASE("the prefetcher augments each training image by its row's draw, a plain gather does not", "[data][image]") {
   const std::int64_t n = 24, h = 3, w = 4, c = 2;
   const std::string x = write_images("aug_x.npy", n, h, w, c, trainer::Layout::nhwc);
   std::vector<std::int64_t> labels(n);

@@ -518,7 +518,7 @@ TEST_CASE("matrix: --threads 0 and negative exit 2 naming --threads", "[errors]"
   for (const char* value : {"0", "-3"}) {
     DYNAMIC_SECTION("--threads " << value) {
       auto r = w.run(std::string("`--threads ") + value + "`", w.fit_args() + " --threads " + value);
-      expect(r, 2, {"--threads", "positive integer"});
+      expect(r, 2, {"--threads", "at least 1"});
     }
   }
 }

@@ -1,5 +1,7 @@
 #include "trainer/memory_search.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -49,9 +51,12 @@ std::string after_failed_trials(const Network& net, std::int64_t micro, std::int
   const GemmStacks gemm = gemm_stacks(net, micro, eval, threads);
   constexpr std::uint64_t kOtherFrames = 256u << 10;  // the call chain above the GEMMs, with room
   const std::uint64_t need = std::max(gemm.caller, gemm.worker) + kOtherFrames;
-  // glibc sizes new threads' stacks from RLIMIT_STACK (2 MiB when unlimited): the smallest
-  // stack a compute thread has, the main thread's limit being RLIMIT_STACK itself.
-  const std::uint64_t limit = default_thread_stack_bytes();
+  // The smallest stack a compute thread has: the main thread's is RLIMIT_STACK, the workers'
+  // the default thread stack (RLIMIT_STACK's, or what main() set).
+  struct rlimit stack {};
+  std::uint64_t limit = default_thread_stack_bytes();
+  if (getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur != RLIM_INFINITY)
+    limit = std::min<std::uint64_t>(limit, stack.rlim_cur);
   if (limit == 0 || limit >= need) return "a larger --ram, or memory.verify false to skip trials";
   const std::uint64_t need_kib = (need + 1023) >> 10;
   return "a stack limit of at least " + std::to_string(need_kib) + " KiB (ulimit -s " + std::to_string(need_kib) +
