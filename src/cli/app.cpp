@@ -21,6 +21,7 @@ constexpr const char* kFooter = R"(Examples:
   trainer inspect data/digits/train_x.npy --json
   trainer validate --config run.json
   trainer import digits.csv.gz --out data/digits
+  trainer export --weights run.ckpt --format onnx --output model.onnx
 
 Sizes (--ram) use binary units: 1G = 1GB = 1GiB = 1024^3 bytes.
 Exit codes: 0 ok, 1 runtime failure, 2 usage/config error, 3 data error,
@@ -62,6 +63,7 @@ int run(int argc, char** argv) {
   add_validate(app, g, action);
   add_import(app, g, action);
   add_report(app, g, action);
+  add_export(app, g, action);
 
   // CLI11 would only say "a subcommand is required"; name the unknown command and the valid ones.
   if (argc > 1 && argv[1][0] != '-') {

@@ -35,6 +35,7 @@ void add_inspect(CLI::App& app, Globals& globals, Action& action);
 void add_validate(CLI::App& app, Globals& globals, Action& action);
 void add_import(CLI::App& app, Globals& globals, Action& action);
 void add_report(CLI::App& app, Globals& globals, Action& action);
+void add_export(CLI::App& app, Globals& globals, Action& action);
 
 // Parses argv, runs the chosen command, and returns the process exit code.
 int run(int argc, char** argv);
