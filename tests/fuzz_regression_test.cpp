@@ -4,8 +4,11 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <catch2/catch.hpp>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -75,6 +78,59 @@ TEST_CASE("a checkpoint whose arrays are all empty reads back without touching t
   CHECK(r.inv_std.empty());
   CHECK(r.params.empty());
   CHECK(r.optimizer_state.empty());
+}
+
+namespace {
+
+// A checkpoint of config "{}" with one int64 header field replaced, at `offset` bytes past the
+// input width (0: the width, 8/16/24/32: version 2's h, w, c, image flag), its CRC32 made right
+// again so the reader reaches the field. Version 1 files have no shape: `version` 1 drops it.
+std::string patched_checkpoint(const TempDir& tmp, std::uint32_t version, std::size_t offset, std::int64_t value) {
+  trainer::CheckpointData d;
+  d.config_json = "{}";
+  d.input_width = 6;
+  d.input = trainer::SampleShape::hwc(1, 2, 3);
+  const std::string path = tmp.file("patched.ckpt");
+  trainer::write_checkpoint(path, {&d, {}, {}});
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  in.close();
+  const std::size_t width_at = 8 + 4 + 8 + d.config_json.size() + 8;  // magic, version, config, hash
+  if (version == 1) bytes.erase(width_at + 8, 32);
+  std::memcpy(bytes.data() + 8, &version, 4);
+  std::memcpy(bytes.data() + width_at + offset, &value, 8);
+  const auto crc = static_cast<std::uint32_t>(
+      crc32_z(crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size() - 4));
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  return path;
+}
+
+int checkpoint_refusal(const std::string& path) {
+  try {
+    (void)trainer::read_checkpoint(path);
+  } catch (const trainer::Error& e) {
+    return e.exit_code();
+  }
+  return 0;
+}
+
+}  // namespace
+
+// checkpoint_fuzz found a version-2 image flag of 2: read as "image", written back as 1, so the
+// file did not survive a round trip. Only 0 and 1 are valid.
+TEST_CASE("a checkpoint whose image flag is neither 0 nor 1 is refused as corrupt", "[fuzz][checkpoint]") {
+  TempDir tmp;
+  CHECK(checkpoint_refusal(patched_checkpoint(tmp, 2, 32, 1)) == 0);
+  CHECK(checkpoint_refusal(patched_checkpoint(tmp, 2, 32, 2)) == 3);
+}
+
+// A version-1 file with a negative input width read, but its rewrite as version 2 (a flat shape
+// of that width) was refused: the file a reader accepted could not be saved again.
+TEST_CASE("a version-1 checkpoint with a negative input width is refused as corrupt", "[fuzz][checkpoint]") {
+  TempDir tmp;
+  CHECK(checkpoint_refusal(patched_checkpoint(tmp, 1, 0, 5)) == 0);
+  CHECK(checkpoint_refusal(patched_checkpoint(tmp, 1, 0, -5)) == 3);
 }
 
 // import_fuzz found a 30-byte IDX file declaring 553648131 items of shape (1024, 0): with

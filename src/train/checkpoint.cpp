@@ -193,14 +193,19 @@ CheckpointData read_checkpoint(const std::string& path) {
   d.config_json = r.str();
   d.config_hash = r.pod<std::uint64_t>();
   d.input_width = r.pod<std::int64_t>();
+  // Every version's width must make a shape this reader accepts: a version-1 file is written
+  // back as the current version.
+  if (d.input_width < 0) throw Error::data(path, "checkpoint is corrupt (negative input width)");
   d.input = SampleShape::flat(d.input_width);
   if (version >= 2) {
     d.input.h = r.pod<std::int64_t>();
     d.input.w = r.pod<std::int64_t>();
     d.input.c = r.pod<std::int64_t>();
-    d.input.image = r.pod<std::int64_t>() != 0;
+    const auto image = r.pod<std::int64_t>();
+    d.input.image = image != 0;
     std::int64_t size = 0;  // overflow-checked: the fields are untrusted
-    if (d.input.h < 1 || d.input.w < 1 || d.input.c < 0 || __builtin_mul_overflow(d.input.h, d.input.w, &size) ||
+    if ((image != 0 && image != 1) || d.input.h < 1 || d.input.w < 1 || d.input.c < 0 ||
+        __builtin_mul_overflow(d.input.h, d.input.w, &size) ||
         __builtin_mul_overflow(size, d.input.c, &size) || size != d.input_width)
       throw Error::data(path, "checkpoint is corrupt (its input shape does not match its input width)");
   }
