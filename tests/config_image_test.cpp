@@ -187,7 +187,7 @@ TEST_CASE("data.layout, image_shape and augment are read and checked", "[config]
   CHECK(refusal(bad).where() == "run.json: /data/augment/crop_padding");
   // Augmenting the inputs of an MLP would shift values between unrelated features.
   bad = c;
-  bad["model"]["layers"] = {kDense};
+  bad["model"]["layers"] = json::array({kDense});  // not {kDense}: clang reads that as the object itself
   const Error e = refusal(bad);
   CHECK(e.where() == "run.json: /data/augment");
   CHECK(e.exit_code() == 2);

@@ -147,8 +147,11 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   // evaluation little, while an image model's evaluation activations would take far more than
   // its training (the Fashion-MNIST CNN: 161 MiB beyond a 55 MiB plan at 1024 rows).
   const bool training_run = static_cast<bool>(trial);
+  // No smaller than the micro-batch (up to the rows there are): evaluating a row costs less
+  // than training it, so that much always fits where the training plan does.
+  auto eval_floor = [&](std::int64_t m) { return std::min(m, eval_cap(m)); };
   auto eval_for = [&](std::int64_t m) {
-    const std::int64_t base = std::min(m, eval_cap(m));
+    const std::int64_t base = eval_floor(m);
     const std::uint64_t training = planner.plan(m, base).total();
     std::uint64_t limit = budget.enforced ? plannable.bytes : std::numeric_limits<std::uint64_t>::max();
     if (training_run) limit = std::min(limit, training + training / 4);
@@ -181,7 +184,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
                           after_failed_trials(net, micro, eval, threads));
     }
     micro = std::max<std::int64_t>(1, micro * 4 / 5);
-    eval = std::min(eval_for(micro), std::max<std::int64_t>(1, eval * 4 / 5));
+    eval = std::clamp(eval * 4 / 5, eval_floor(micro), eval_for(micro));
   }
   if (!verify && budget.enforced && !forced) {
     log::info(config.memory.verify ? "batch size not verified by a trial" : "memory.verify is false: batch size chosen from the plan without a trial");
