@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "exported_model.hpp"
+#include "trainer/data_sets.hpp"
 #include "trainer/atomic_file.hpp"
 #include "trainer/error.hpp"
 #include "trainer/log.hpp"
@@ -50,6 +51,7 @@ ExportedModel load_model(const std::string& path) {
   if (static_cast<std::size_t>(net.layout().total) != m.checkpoint.params.size())
     throw Error::data(path, "checkpoint does not match its own model config", "a checkpoint written by trainer fit");
   m.layout = net.layout();
+  m.layers = net.layers();
   m.outputs = net.outputs();
   return m;
 }
@@ -100,6 +102,15 @@ InputSpec describe_input(const ExportedModel& m, const std::string& config_path)
   if (x->header().shape.empty() || x->row_width() != width)
     return unusable(Error::data(path, "does not hold samples of " + std::to_string(width) + " values",
                                 "the training inputs the checkpoint was made from"));
+  if (m.checkpoint.input.image) {  // the same values per sample could be other images
+    try {
+      const SampleShape stored = sample_shape_of(*x, m.config.data, m.config.model);
+      if (stored != m.checkpoint.input)
+        throw Error::data(path, "holds images of " + stored.text() + " (CxHxW)", "the model's " + m.checkpoint.input.text());
+    } catch (const Error& e) {
+      return unusable(e);
+    }
+  }
   return {x->header().dtype, {x->header().shape.begin() + 1, x->header().shape.end()}};
 }
 
