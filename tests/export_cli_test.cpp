@@ -11,6 +11,7 @@
 
 #include "support/export_support.hpp"
 #include "support/temp_dir.hpp"
+#include "trainer/checkpoint.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -70,6 +71,31 @@ TEST_CASE("export from a missing, corrupt, truncated or foreign checkpoint exits
       CHECK_THAT(r.out, Catch::Contains(c.needle));
       CHECK(entries(out.path()).empty());
     }
+  }
+}
+
+TEST_CASE("export from a checkpoint whose record of x's storage does not fit its input width exits 3 and writes nothing",
+          "[export]") {
+  TempDir dir;
+  const trainer::CheckpointData good = trainer::read_checkpoint(make_checkpoint(dir));
+  struct Case {
+    std::string name, dtype;
+    std::vector<std::int64_t> shape;
+  };
+  // Written with a valid CRC, so only the reader's own checks can refuse them.
+  for (const Case& c : {Case{"shape of 99 values", "<f4", {9, 11}}, Case{"unknown dtype", ">f4", {100}},
+                        Case{"shape without dtype", "", {100}}, Case{"negative side", "<f4", {-10, -10}}}) {
+    INFO(c.name);
+    trainer::CheckpointData bad = good;
+    bad.x_dtype = c.dtype;
+    bad.x_sample_shape = c.shape;
+    trainer::write_checkpoint(dir.file("bad.ckpt"), {&bad, bad.params, bad.optimizer_state});
+    TempDir out;
+    const RunResult r = run_trainer(export_args(dir.file("bad.ckpt"), "onnx", out.file("m.onnx")));
+    INFO(r.out);
+    CHECK(r.exit_code == 3);
+    CHECK_THAT(r.out, Catch::Contains("bad.ckpt") && Catch::Contains("corrupt"));
+    CHECK(entries(out.path()).empty());
   }
 }
 

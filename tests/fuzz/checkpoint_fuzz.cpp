@@ -54,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const trainer::CheckpointData again = trainer::read_checkpoint(copy);
     if (again.config_json != loaded.config_json || again.params != loaded.params ||
         again.optimizer_state != loaded.optimizer_state || again.input != loaded.input ||
-        again.mean != loaded.mean || again.optimizer_steps != loaded.optimizer_steps)
+        again.mean != loaded.mean || again.optimizer_steps != loaded.optimizer_steps ||
+        again.x_dtype != loaded.x_dtype || again.x_sample_shape != loaded.x_sample_shape)
       __builtin_trap();
     return 0;
   }
