@@ -330,3 +330,35 @@ TEST_CASE("ONNX export of CNNs with batch norm, trained on images in every layou
   }
   require_checked(models);
 }
+
+TEST_CASE("A checkpoint made by fit records how x is stored: ONNX export needs neither --config nor the training data",
+          "[export]") {
+  TempDir dir;
+  const ExportData data = write_export_data(dir, "rec", "|u1", {5, 5}, 24, 2, 21);
+  json config = export_config(data,
+                              json::array({{{"type", "conv2d"}, {"filters", 2}, {"kernel", 3}, {"activation", "relu"}},
+                                           {{"type", "flatten"}},
+                                           {{"type", "dense"}, {"units", 2}}}),
+                              "cross_entropy", {{"x_scale", 1.0 / 255}});
+  config["data"]["train"] = {{"x", "rec_x.npy"}, {"y", "rec_y.npy"}};  // relative to run.json's folder
+  write_config(dir.file("run.json"), config);
+  const std::string ckpt = dir.file("run.ckpt");
+  const RunResult fit = run_trainer("fit --quiet --config " + dir.file("run.json") + " --checkpoint " + ckpt);
+  INFO(fit.out);
+  REQUIRE(fit.exit_code == 0);
+  const trainer::CheckpointData ck = trainer::read_checkpoint(ckpt);
+  CHECK(ck.x_dtype == "|u1");
+  CHECK(ck.x_sample_shape == std::vector<std::int64_t>{5, 5});
+
+  predict(ckpt, data.x, dir.file("p.npy"));
+  std::filesystem::rename(data.x, dir.file("feed.npy"));  // the training data is gone
+  std::filesystem::remove(data.y);
+  const RunResult e = run_trainer("export --json --weights " + ckpt + " --format onnx --output " + dir.file("m.onnx"));
+  INFO(e.out);
+  REQUIRE(e.exit_code == 0);
+  CHECK_THAT(e.out, Catch::Contains(R"("input":{"dtype":"|u1","name":"x","shape":[5,5]})"));
+  CHECK_THAT(e.out, !Catch::Contains("warn"));
+  require_runs({{dir.file("m.onnx"), dir.file("feed.npy"), dir.file("o.npy")}});
+  check_same(dir.file("o.npy"), dir.file("p.npy"));
+  require_checked({dir.file("m.onnx")});
+}
