@@ -11,6 +11,7 @@
 
 #include "support/export_support.hpp"
 #include "support/temp_dir.hpp"
+#include "trainer/checkpoint.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -70,6 +71,31 @@ TEST_CASE("export from a missing, corrupt, truncated or foreign checkpoint exits
       CHECK_THAT(r.out, Catch::Contains(c.needle));
       CHECK(entries(out.path()).empty());
     }
+  }
+}
+
+TEST_CASE("export from a checkpoint whose record of x's storage does not fit its input width exits 3 and writes nothing",
+          "[export]") {
+  TempDir dir;
+  const trainer::CheckpointData good = trainer::read_checkpoint(make_checkpoint(dir));
+  struct Case {
+    std::string name, dtype;
+    std::vector<std::int64_t> shape;
+  };
+  // Written with a valid CRC, so only the reader's own checks can refuse them.
+  for (const Case& c : {Case{"shape of 99 values", "<f4", {9, 11}}, Case{"unknown dtype", ">f4", {100}},
+                        Case{"shape without dtype", "", {100}}, Case{"negative side", "<f4", {-10, -10}}}) {
+    INFO(c.name);
+    trainer::CheckpointData bad = good;
+    bad.x_dtype = c.dtype;
+    bad.x_sample_shape = c.shape;
+    trainer::write_checkpoint(dir.file("bad.ckpt"), {&bad, bad.params, bad.optimizer_state});
+    TempDir out;
+    const RunResult r = run_trainer(export_args(dir.file("bad.ckpt"), "onnx", out.file("m.onnx")));
+    INFO(r.out);
+    CHECK(r.exit_code == 3);
+    CHECK_THAT(r.out, Catch::Contains("bad.ckpt") && Catch::Contains("corrupt"));
+    CHECK(entries(out.path()).empty());
   }
 }
 
@@ -137,18 +163,47 @@ TEST_CASE("export --format other than onnx, safetensors or npy exits 2 with the 
   CHECK(run_trainer("export --weights " + ckpt + " --output " + dir.file("m.onnx")).exit_code == 2);  // --format is required
 }
 
-TEST_CASE("export --format onnx of an image model exits 2 naming its first image layer, and writes nothing", "[export]") {
+TEST_CASE("ONNX export of an image model: a corrupt checkpoint exits 3, training images of another shape are not taken for x",
+          "[export]") {
   TempDir dir;
   const ExportData data = write_export_data(dir, "img", "<f4", {4, 4, 2}, 6, 2, 2);
   const json config = export_config(data, json::array({{{"type", "conv2d"}, {"filters", 2}, {"kernel", 3}},
-                                                 {{"type", "global_avg_pool"}},
-                                                 {{"type", "dense"}, {"units", 2}}}),
-                              "cross_entropy");
-  write_random_checkpoint(dir.file("cnn.ckpt"), config, trainer::SampleShape::hwc(4, 4, 2), 3);
-  const RunResult r = run_trainer(export_args(dir.file("cnn.ckpt"), "onnx", dir.file("cnn.onnx")));
-  INFO(r.out);
-  CHECK(r.exit_code == 2);
-  CHECK_THAT(r.out, Catch::Contains("image models") && Catch::Contains("--format safetensors or npy"));
-  CHECK_THAT(r.out, Catch::Contains("/model/layers/0") && Catch::Contains("conv2d"));
-  CHECK_FALSE(fs::exists(dir.file("cnn.onnx")));
+                                                       {{"type", "batch_norm"}},
+                                                       {{"type", "global_avg_pool"}},
+                                                       {{"type", "dense"}, {"units", 2}}}),
+                                     "cross_entropy");
+  write_text(dir.file("cnn.json"), config.dump());
+  const std::string ckpt = dir.file("cnn.ckpt");
+  write_random_checkpoint(ckpt, config, trainer::SampleShape::hwc(4, 4, 2), 3);
+
+  {  // A flipped bit in the last running variance (the parameters' last value): the CRC catches it.
+    std::string bytes = read_text(ckpt);
+    const std::size_t at = bytes.size() - 4 - 8 - 2;  // before the CRC and the empty optimizer state's length
+    bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
+    write_text(dir.file("corrupt.ckpt"), bytes);
+    TempDir out;
+    const RunResult r = run_trainer(export_args(dir.file("corrupt.ckpt"), "onnx", out.file("cnn.onnx")));
+    INFO(r.out);
+    CHECK(r.exit_code == 3);
+    CHECK_THAT(r.out, Catch::Contains("corrupt.ckpt"));
+    CHECK(entries(out.path()).empty());
+  }
+
+  // The training file now holds 32 values per sample as 2x4x4 images: the width fits, the
+  // images do not.
+  const ExportData other = write_export_data(dir, "img", "<f4", {2, 4, 4}, 6, 2, 2);
+  {  // Named by --config: bad input, nothing written.
+    const RunResult r = run_trainer(export_args(ckpt, "onnx", dir.file("a.onnx")) + " --config " + dir.file("cnn.json"));
+    INFO(r.out);
+    CHECK(r.exit_code == 3);
+    CHECK_THAT(r.out, Catch::Contains(other.x) && Catch::Contains("4x2x4") && Catch::Contains("2x4x4"));
+    CHECK_FALSE(fs::exists(dir.file("a.onnx")));
+  }
+  {  // Found through the checkpoint alone: a warning, and x is float32 rows.
+    const RunResult r = run_trainer(export_args(ckpt, "onnx", dir.file("b.onnx")) + " --json");
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("cannot take x's dtype and shape") && Catch::Contains("float32 [N, 32]"));
+    CHECK_THAT(r.out, Catch::Contains(R"("input":{"dtype":"<f4","name":"x","shape":[32]})"));
+  }
 }

@@ -1,6 +1,7 @@
 // trainer export --format onnx, held to outside tools: every file runs in ONNX Runtime
 // (onnxruntime-node) with the outputs of `trainer predict` on the same rows, within 1e-5
 // (relative, absolute below 1), and passes onnx.checker.check_model(full_check=True).
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -47,6 +48,20 @@ void require_checked(const std::vector<std::string>& models) {
   REQUIRE(r.exit_code == 0);
 }
 
+// Row-wise softmax of [rows, classes] logits, in double.
+std::vector<float> softmax_rows(const std::vector<float>& logits, std::size_t classes) {
+  std::vector<float> out(logits.size());
+  for (std::size_t r = 0; r < logits.size() / classes; ++r) {
+    const float* row = &logits[r * classes];
+    const float top = *std::max_element(row, row + classes);
+    double sum = 0;
+    for (std::size_t j = 0; j < classes; ++j) sum += std::exp(static_cast<double>(row[j] - top));
+    for (std::size_t j = 0; j < classes; ++j)
+      out[r * classes + j] = static_cast<float>(std::exp(static_cast<double>(row[j] - top)) / sum);
+  }
+  return out;
+}
+
 void check_same(const std::string& onnx_out, const std::string& predict_out) {
   std::vector<std::int64_t> a_shape, b_shape;
   const auto a = read_f32(onnx_out, &a_shape);
@@ -91,18 +106,12 @@ TEST_CASE("ONNX export of a trained MLP (every activation, dropout, standardisat
     const auto logits = read_f32(dir.file("l.npy"));
     const auto probs = read_f32(dir.file("p.npy"));
     REQUIRE(logits.size() == probs.size());
-    std::vector<float> softmax(logits.size());
     double largest_row_sum_error = 0;
     for (std::size_t r = 0; r < logits.size() / 3; ++r) {
       const float* row = &logits[r * 3];
-      const float top = std::max({row[0], row[1], row[2]});
-      double sum = 0;
-      for (int j = 0; j < 3; ++j) sum += std::exp(static_cast<double>(row[j] - top));
-      for (int j = 0; j < 3; ++j)
-        softmax[r * 3 + static_cast<std::size_t>(j)] = static_cast<float>(std::exp(static_cast<double>(row[j] - top)) / sum);
       largest_row_sum_error = std::max(largest_row_sum_error, std::fabs(row[0] + row[1] + row[2] - 1.0));
     }
-    CHECK(worst_excess(softmax, probs, kTolerance) == 0.0);
+    CHECK(worst_excess(softmax_rows(logits, 3), probs, kTolerance) == 0.0);
     CHECK(largest_row_sum_error > 0.01);  // not probabilities themselves
   }
 
@@ -225,4 +234,131 @@ TEST_CASE("ONNX input: a checkpoint naming its data by a relative path gives flo
     CHECK_THAT(r.out, Catch::Contains(ckpt) && Catch::Contains("different model"));
     CHECK_FALSE(std::filesystem::exists(dir.file("other.onnx")));
   }
+}
+
+TEST_CASE("ONNX export of CNNs with batch norm, trained on images in every layout, equals trainer predict in ONNX Runtime",
+          "[export]") {
+  // Each case is trained briefly by `trainer fit`, so batch norm's running statistics differ from
+  // any batch's: a graph that normalised by the batch would not match predict.
+  struct Case {
+    std::string name, descr;
+    std::vector<std::int64_t> sample_shape;  // as stored in x.npy
+    json data;                               // merged into /data
+    json layers;
+    std::string loss;
+    int classes;
+    std::vector<std::int64_t> input_shape;   // x's per-sample shape export reports
+  };
+  const std::vector<Case> cases{
+      // NHWC, 3 channels: the graph's Transpose to NCHW, the flatten order and an even kernel's
+      // "same" padding (one more zero after than before) all show.
+      {"nhwc", "<f4", {8, 8, 3}, {{"x_scale", 0.5}},
+       json::array({{{"type", "conv2d"}, {"filters", 4}, {"kernel", {2, 3}}, {"padding", "same"}, {"bias", false}},
+                    {{"type", "batch_norm"}, {"momentum", 0.3}, {"activation", "relu"}},
+                    {{"type", "max_pool2d"}, {"size", 2}},
+                    {{"type", "conv2d"}, {"filters", 3}, {"kernel", 3}, {"padding", 1}, {"activation", "tanh"}},
+                    {{"type", "avg_pool2d"}, {"size", 2}, {"stride", 1}},
+                    {{"type", "flatten"}},
+                    {{"type", "dense"}, {"units", 6}, {"bias", false}},
+                    {{"type", "batch_norm"}, {"activation", "gelu"}},
+                    {{"type", "dropout"}, {"rate", 0.2}},
+                    {{"type", "dense"}, {"units", 3}}}),
+       "cross_entropy", 3, {8, 8, 3}},
+      // NCHW bytes with x_scale and per-channel standardisation: cast, scale and statistics in
+      // the file's order of values, then no Transpose.
+      {"nchw_u8", "|u1", {3, 7, 7}, {{"layout", "nchw"}, {"x_scale", 1.0 / 255}, {"normalize", "standardize"}},
+       json::array({{{"type", "conv2d"}, {"filters", 5}, {"kernel", 3}, {"stride", 2}, {"activation", "leaky_relu"}},
+                    {{"type", "batch_norm"}, {"momentum", 0.3}, {"activation", "relu"}},
+                    {{"type", "max_pool2d"}, {"size", 2}, {"stride", 1}},
+                    {{"type", "global_avg_pool"}},
+                    {{"type", "dense"}, {"units", 4}}}),
+       "cross_entropy", 4, {3, 7, 7}},
+      // Flat float64 rows read as 6x6x2 images (channels last) through image_shape.
+      {"flat_rows", "<f8", {72}, {{"image_shape", {6, 6, 2}}, {"normalize", "standardize"}},
+       json::array({{{"type", "conv2d"}, {"filters", 3}, {"kernel", 3}, {"padding", "same"}, {"activation", "sigmoid"}},
+                    {{"type", "avg_pool2d"}, {"size", {2, 3}}},
+                    {{"type", "flatten"}},
+                    {{"type", "dense"}, {"units", 1}}}),
+       "binary_cross_entropy", 2, {72}},
+      // Flat rows of channel planes (image_shape with layout nchw), a 1x1 convolution.
+      {"flat_planes", "<f4", {50}, {{"image_shape", {5, 5, 2}}, {"layout", "nchw"}},
+       json::array({{{"type", "conv2d"}, {"filters", 2}, {"kernel", 1}, {"activation", "relu"}},
+                    {{"type", "flatten"}},
+                    {{"type", "dense"}, {"units", 2}}}),
+       "cross_entropy", 2, {50}},
+      // One channel stored [N, H, W].
+      {"one_channel", "|u1", {6, 6}, {{"x_scale", 1.0 / 255}},
+       json::array({{{"type", "conv2d"}, {"filters", 2}, {"kernel", 3}, {"bias", false}},
+                    {{"type", "batch_norm"}, {"activation", "relu"}},
+                    {{"type", "flatten"}},
+                    {{"type", "dense"}, {"units", 3}}}),
+       "cross_entropy", 3, {6, 6}},
+  };
+  TempDir dir;
+  std::vector<OnnxRun> runs;
+  std::vector<std::string> models;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    INFO(c.name);
+    const ExportData data = write_export_data(dir, c.name, c.descr, c.sample_shape, 40, c.classes, 300 + i);
+    write_config(dir.file(c.name + ".json"), export_config(data, c.layers, c.loss, c.data));
+    const std::string ckpt = dir.file(c.name + ".ckpt");
+    const RunResult fit = run_trainer("fit --quiet --config " + dir.file(c.name + ".json") + " --checkpoint " + ckpt);
+    INFO(fit.out);
+    REQUIRE(fit.exit_code == 0);
+
+    const RunResult e = run_trainer("export --json --weights " + ckpt + " --format onnx --output " + dir.file(c.name + ".onnx"));
+    INFO(e.out);
+    REQUIRE(e.exit_code == 0);
+    const json reported = json::parse(e.out.substr(e.out.find("{\"format\"")));
+    CHECK(reported["input"]["dtype"] == c.descr);
+    CHECK(reported["input"]["shape"] == json(c.input_shape));
+    export_onnx(ckpt, dir.file(c.name + "_logits.onnx"), "--logits");
+    predict(ckpt, data.x, dir.file(c.name + "_p.npy"));
+    runs.push_back({dir.file(c.name + ".onnx"), data.x, dir.file(c.name + "_o.npy")});
+    runs.push_back({dir.file(c.name + "_logits.onnx"), data.x, dir.file(c.name + "_l.npy")});
+    models.push_back(dir.file(c.name + ".onnx"));
+    models.push_back(dir.file(c.name + "_logits.onnx"));
+  }
+  require_runs(runs);
+  for (const Case& c : cases) {
+    INFO(c.name);
+    check_same(dir.file(c.name + "_o.npy"), dir.file(c.name + "_p.npy"));
+    if (c.loss == "cross_entropy")  // the logits are what the head turns into predict's output
+      CHECK(worst_excess(softmax_rows(read_f32(dir.file(c.name + "_l.npy")), static_cast<std::size_t>(c.classes)),
+                         read_f32(dir.file(c.name + "_p.npy")), kTolerance) == 0.0);
+  }
+  require_checked(models);
+}
+
+TEST_CASE("A checkpoint made by fit records how x is stored: ONNX export needs neither --config nor the training data",
+          "[export]") {
+  TempDir dir;
+  const ExportData data = write_export_data(dir, "rec", "|u1", {5, 5}, 24, 2, 21);
+  json config = export_config(data,
+                              json::array({{{"type", "conv2d"}, {"filters", 2}, {"kernel", 3}, {"activation", "relu"}},
+                                           {{"type", "flatten"}},
+                                           {{"type", "dense"}, {"units", 2}}}),
+                              "cross_entropy", {{"x_scale", 1.0 / 255}});
+  config["data"]["train"] = {{"x", "rec_x.npy"}, {"y", "rec_y.npy"}};  // relative to run.json's folder
+  write_config(dir.file("run.json"), config);
+  const std::string ckpt = dir.file("run.ckpt");
+  const RunResult fit = run_trainer("fit --quiet --config " + dir.file("run.json") + " --checkpoint " + ckpt);
+  INFO(fit.out);
+  REQUIRE(fit.exit_code == 0);
+  const trainer::CheckpointData ck = trainer::read_checkpoint(ckpt);
+  CHECK(ck.x_dtype == "|u1");
+  CHECK(ck.x_sample_shape == std::vector<std::int64_t>{5, 5});
+
+  predict(ckpt, data.x, dir.file("p.npy"));
+  std::filesystem::rename(data.x, dir.file("feed.npy"));  // the training data is gone
+  std::filesystem::remove(data.y);
+  const RunResult e = run_trainer("export --json --weights " + ckpt + " --format onnx --output " + dir.file("m.onnx"));
+  INFO(e.out);
+  REQUIRE(e.exit_code == 0);
+  CHECK_THAT(e.out, Catch::Contains(R"("input":{"dtype":"|u1","name":"x","shape":[5,5]})"));
+  CHECK_THAT(e.out, !Catch::Contains("warn"));
+  require_runs({{dir.file("m.onnx"), dir.file("feed.npy"), dir.file("o.npy")}});
+  check_same(dir.file("o.npy"), dir.file("p.npy"));
+  require_checked({dir.file("m.onnx")});
 }

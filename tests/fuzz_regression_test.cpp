@@ -84,7 +84,8 @@ namespace {
 
 // A checkpoint of config "{}" with one int64 header field replaced, at `offset` bytes past the
 // input width (0: the width, 8/16/24/32: version 2's h, w, c, image flag), its CRC32 made right
-// again so the reader reaches the field. Version 1 files have no shape: `version` 1 drops it.
+// again so the reader reaches the field. Older versions lack what came later: version 2 the x
+// file's record (here empty: a dtype string of length 0 and 0 dimensions), version 1 the shape too.
 std::string patched_checkpoint(const TempDir& tmp, std::uint32_t version, std::size_t offset, std::int64_t value) {
   trainer::CheckpointData d;
   d.config_json = "{}";
@@ -96,7 +97,10 @@ std::string patched_checkpoint(const TempDir& tmp, std::uint32_t version, std::s
   std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   in.close();
   const std::size_t width_at = 8 + 4 + 8 + d.config_json.size() + 8;  // magic, version, config, hash
-  if (version == 1) bytes.erase(width_at + 8, 32);
+  static_assert(trainer::kCheckpointVersion == 3, "a newer version adds fields to drop for older ones");
+  constexpr std::size_t shape_bytes = 4 * 8, empty_record_bytes = 8 + 8;
+  if (version == 1) bytes.erase(width_at + 8, shape_bytes + empty_record_bytes);
+  if (version == 2) bytes.erase(width_at + 8 + shape_bytes, empty_record_bytes);
   std::memcpy(bytes.data() + 8, &version, 4);
   std::memcpy(bytes.data() + width_at + offset, &value, 8);
   const auto crc = static_cast<std::uint32_t>(

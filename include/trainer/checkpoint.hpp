@@ -15,8 +15,9 @@
 
 namespace trainer {
 
-// Version 2 added the input's shape (image models); version 1 files (MLPs) still load.
-inline constexpr std::uint32_t kCheckpointVersion = 2;
+// Version 2 added the input's shape (image models), version 3 how the training x file stores a
+// sample; version 1 and 2 files still load.
+inline constexpr std::uint32_t kCheckpointVersion = 3;
 
 struct CheckpointData {
   std::uint32_t version = kCheckpointVersion;  // the format a file was read in (written: the current)
@@ -24,6 +25,12 @@ struct CheckpointData {
   std::uint64_t config_hash = 0;
   std::int64_t input_width = 0;
   SampleShape input;                // a sample as the network reads it (version 1: flat)
+  // How the training x file stores a sample (version 3; empty when unknown: older files, or
+  // checkpoints made without a file): NumPy's dtype string as npy_format::descr() spells it
+  // ("|u1", "<f4") and the shape after the batch axis ([H, W, C], [C, H, W], [H, W], [width] or
+  // [] for 1-D x), whose product is input_width. What `export` gives the ONNX input.
+  std::string x_dtype;
+  std::vector<std::int64_t> x_sample_shape;
   std::uint64_t seed = 0;
   std::int64_t epochs_done = 0;     // completed epochs
   std::int64_t batches_done = 0;    // effective batches done in the epoch after epochs_done

@@ -23,6 +23,8 @@ namespace trainer {
 namespace npy_format {
 // NumPy's little-endian dtype.str for writing: "|u1", "<i2", "<f4", "|b1".
 std::string descr(DType dtype);
+// The DType whose descr() is `text`, into `out`; false (out untouched) for any other text.
+bool dtype_of_descr(const std::string& text, DType& out);
 // Bytes per element.
 std::size_t item_size(DType dtype);
 // NumPy's dtype name: "uint8", "int16", "float32", "bool".

@@ -9,6 +9,11 @@
 
 namespace trainer {
 
+// The values of tensor `t` in PyTorch's layout (the shape in t.shape), as every export writes
+// them: the one place that knows how a tensor sits in the flat parameters (today as it is; a
+// layer that keeps its weights in another order must convert here, not in each exporter).
+std::span<const float> tensor_values(std::span<const float> params, const TensorSlot& t);
+
 // Writes every tensor of `layout` from `params` into folder `dir` (created if missing).
 // Throws Error::runtime naming the file.
 void export_weights(const std::string& dir, const ParamLayout& layout, std::span<const float> params);

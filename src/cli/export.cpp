@@ -33,12 +33,14 @@ void add_export(CLI::App& app, Globals& g, Action& action) {
       "Example: trainer export --weights run.ckpt --format onnx --output model.onnx\n"
       "onnx: opset 17; input x as stored in the training .npy (its dtype and per-sample shape, any batch),\n"
       "  x_scale and standardisation inside the graph; output y as trainer predict writes it\n"
-      "  (probabilities, sigmoid or values), or the last layer's logits with --logits. Give the run's\n"
-      "  --config so that x takes the training data's dtype and shape (else float32 rows if the\n"
-      "  checkpoint names its data by a relative path). ONNX export covers dense and dropout layers;\n"
-      "  image models export as safetensors or npy.\n"
+      "  (probabilities, sigmoid or values), or the last layer's logits with --logits. x's dtype and\n"
+      "  shape are those fit recorded in the checkpoint; for a checkpoint older than format 3, give\n"
+      "  the run's --config (else float32 rows if the checkpoint names its data by a relative\n"
+      "  path). Image models take x in the data's layout (nhwc, nchw, or flat rows read through\n"
+      "  data.image_shape) and compute in NCHW inside.\n"
       "safetensors: the same tensors under the same names as npy. npy: a folder of\n"
-      "  dense<i>.weight.npy [out, in] and dense<i>.bias.npy [out] (as fit --export-weights).");
+      "  dense<i>.weight.npy [out, in], dense<i>.bias.npy [out], conv<i>.weight [out, in, kh, kw],\n"
+      "  conv<i>.bias, bn<i>.weight, .bias, .running_mean, .running_var (as fit --export-weights).");
   sub->add_option("--weights", f->weights, "Checkpoint written by trainer fit --checkpoint")->required();
   sub->add_option("--format", f->format, "onnx, safetensors or npy")->required();
   sub->add_option("--output", f->output, "File to write (onnx, safetensors) or folder (npy)")->required();

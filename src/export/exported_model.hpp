@@ -29,6 +29,7 @@ struct ExportedModel {
   CheckpointData checkpoint;
   Config config;
   ParamLayout layout;        // names, shapes and offsets of checkpoint.params
+  std::vector<LayerSummary> layers;  // per layer: its output shape ([C, H, W] or [units])
   std::int64_t outputs = 0;  // values per sample of the last layer
 
   std::span<const float> params() const { return checkpoint.params; }

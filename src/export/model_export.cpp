@@ -9,6 +9,7 @@
 
 #include "exported_model.hpp"
 #include "trainer/atomic_file.hpp"
+#include "trainer/data_sets.hpp"
 #include "trainer/error.hpp"
 #include "trainer/log.hpp"
 #include "trainer/npy_writer.hpp"
@@ -50,6 +51,7 @@ ExportedModel load_model(const std::string& path) {
   if (static_cast<std::size_t>(net.layout().total) != m.checkpoint.params.size())
     throw Error::data(path, "checkpoint does not match its own model config", "a checkpoint written by trainer fit");
   m.layout = net.layout();
+  m.layers = net.layers();
   m.outputs = net.outputs();
   return m;
 }
@@ -70,11 +72,19 @@ std::string training_x_path(const ExportedModel& m, const std::string& config_pa
   return std::filesystem::path(written).is_absolute() ? written : std::string();
 }
 
-// The training x file says how samples are stored (the checkpoint keeps only their width).
-// Without it the input is float32 [N, width]: the graph then computes the same outputs from the
-// same values cast to float32 (the trainer's own first step), only x's declared type differs.
+// How samples are stored: as the checkpoint recorded it (version 3), else as the training x file
+// says. Without either the input is float32 [N, width]: the graph then computes the same outputs
+// from the same values cast to float32 (the trainer's own first step), only x's declared type
+// differs.
 InputSpec describe_input(const ExportedModel& m, const std::string& config_path) {
-  const std::int64_t width = m.checkpoint.input_width;
+  const CheckpointData& ck = m.checkpoint;
+  if (!ck.x_dtype.empty()) {
+    if (!config_path.empty()) training_x_path(m, config_path);  // a --config of another run is still an error
+    InputSpec recorded{DType::f4, ck.x_sample_shape};
+    npy_format::dtype_of_descr(ck.x_dtype, recorded.dtype);  // read_checkpoint refused unknown ones
+    return recorded;
+  }
+  const std::int64_t width = ck.input_width;
   const InputSpec flat{DType::f4, {width}};
   const std::string fallback = "; the ONNX input x is float32 [N, " + std::to_string(width) + "]";
   const std::string path = training_x_path(m, config_path);
@@ -100,6 +110,15 @@ InputSpec describe_input(const ExportedModel& m, const std::string& config_path)
   if (x->header().shape.empty() || x->row_width() != width)
     return unusable(Error::data(path, "does not hold samples of " + std::to_string(width) + " values",
                                 "the training inputs the checkpoint was made from"));
+  if (m.checkpoint.input.image) {  // the same values per sample could be other images
+    try {
+      const SampleShape stored = sample_shape_of(*x, m.config.data, m.config.model);
+      if (stored != m.checkpoint.input)
+        throw Error::data(path, "holds images of " + stored.text() + " (CxHxW)", "the model's " + m.checkpoint.input.text());
+    } catch (const Error& e) {
+      return unusable(e);
+    }
+  }
   return {x->header().dtype, {x->header().shape.begin() + 1, x->header().shape.end()}};
 }
 

@@ -5,6 +5,7 @@
 #include "exported_model.hpp"
 #include "onnx.pb.h"
 #include "onnx_layers.hpp"
+#include "trainer/data_sets.hpp"
 #include "trainer/error.hpp"
 
 namespace trainer::export_detail {
@@ -42,14 +43,8 @@ void describe(onnx::ValueInfoProto& v, const std::string& name, int elem_type, c
   for (std::int64_t d : shape) s.add_dim()->set_dim_value(d);
 }
 
-Error unsupported(const ExportedModel& m, const std::string& where, LayerConfig::Type type) {
-  return Error::usage(at_key(m.source, where),
-                      std::string(to_string(type)) + ": ONNX export of image models (conv2d, pooling, batch_norm, "
-                                                     "flatten, global_avg_pool) is not built yet",
-                      "an MLP (dense and dropout layers), or --format safetensors or npy for this model");
-}
-
-// What gather_f32 does to every value: float32, flattened, (v * x_scale - mean) * inv_std.
+// What gather_f32 does to every value: float32, flattened, (v * x_scale - mean) * inv_std,
+// with the statistics in the file's order of values; then, for images, the layout change.
 Flow add_input_transform(GraphBuilder& g, const ExportedModel& m, const InputSpec& input) {
   const std::string scope = "/data";
   Flow flow{"x", input.sample_shape};
@@ -64,37 +59,55 @@ Flow add_input_transform(GraphBuilder& g, const ExportedModel& m, const InputSpe
     flow.name = g.node("Sub", scope + "/mean", {flow.name, g.initializer("mean", dims, ck.mean)}, scope + "/mean");
     flow.name = g.node("Mul", scope + "/inv_std", {flow.name, g.initializer("inv_std", dims, ck.inv_std)}, scope + "/inv_std");
   }
+  if (ck.input.image) flow = add_image_input(g, flow, scope, ck.input, channels_first_of(ck.input, m.config.data) > 0);
   return flow;
 }
 
 // The layers in config order; the last dense layer's activation is the loss's (the head).
 Flow add_layers(GraphBuilder& g, const ExportedModel& m, Flow flow) {
+  using Type = LayerConfig::Type;
   const auto& layers = m.config.model.layers;
   std::size_t last_dense = 0;
   for (std::size_t i = 0; i < layers.size(); ++i)
-    if (layers[i].type == LayerConfig::Type::dense) last_dense = i;
-  std::int64_t dense = 0;
+    if (layers[i].type == Type::dense) last_dense = i;
+  // Tensor names count the layers of a kind (dense0, conv0, bn0), as the network registers them.
+  int dense = 0, conv = 0, bn = 0;
+  const auto params = m.params();
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const LayerConfig& l = layers[i];
+    const std::vector<std::int64_t>& out_shape = m.layers.at(i).output_shape;
     const std::string scope = "/model/layers/" + std::to_string(i);
     switch (l.type) {
-      case LayerConfig::Type::dropout: flow = add_dropout(g, flow, scope); break;
-      case LayerConfig::Type::dense: {
+      case Type::dropout: flow = add_dropout(g, flow, scope); break;
+      case Type::dense: {
         const std::string name = "dense" + std::to_string(dense++);
-        flow = add_dense(g, flow, scope, m.tensor(name + ".weight"), l.bias ? &m.tensor(name + ".bias") : nullptr,
-                         m.params());
+        flow = add_dense(g, flow, scope, m.tensor(name + ".weight"), l.bias ? &m.tensor(name + ".bias") : nullptr, params);
         if (i != last_dense) flow = add_activation(g, flow, scope, l.activation);
         break;
       }
-      // Image layers join here, one add_<kind>() each (onnx_layers.hpp).
-      case LayerConfig::Type::conv2d:
-      case LayerConfig::Type::max_pool2d:
-      case LayerConfig::Type::avg_pool2d:
-      case LayerConfig::Type::global_avg_pool:
-      case LayerConfig::Type::batch_norm:
-      case LayerConfig::Type::flatten:
-        throw unsupported(m, scope, l.type);
+      case Type::conv2d: {
+        const std::string name = "conv" + std::to_string(conv++);
+        flow = add_conv2d(g, flow, scope, l, out_shape, m.tensor(name + ".weight"),
+                          l.bias ? &m.tensor(name + ".bias") : nullptr, params);
+        flow = add_activation(g, flow, scope, l.activation);
+        break;
+      }
+      case Type::batch_norm: {
+        const std::string name = "bn" + std::to_string(bn++);
+        flow = add_batch_norm(g, flow, scope, l,
+                              {m.tensor(name + ".weight"), m.tensor(name + ".bias"), m.tensor(name + ".running_mean"),
+                               m.tensor(name + ".running_var")},
+                              params);
+        flow = add_activation(g, flow, scope, l.activation);
+        break;
+      }
+      case Type::max_pool2d:
+      case Type::avg_pool2d: flow = add_pool2d(g, flow, scope, l, out_shape); break;
+      case Type::global_avg_pool: flow = add_global_avg_pool(g, flow, scope, out_shape); break;
+      case Type::flatten: flow = add_flatten(g, flow, scope); break;
     }
+    if (flow.shape != out_shape)  // the graph and the network disagree: a bug here, not bad input
+      throw Error::runtime(scope, "internal: the ONNX graph's tensor does not have the layer's output shape");
   }
   return flow;
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "exported_model.hpp"
+#include "trainer/weights_io.hpp"
 
 namespace trainer::export_detail {
 namespace {
@@ -50,7 +51,7 @@ std::string safetensors_bytes(const ParamLayout& layout, std::span<const float> 
   append_u64_le(out, text.size());
   out += text;
   for (const TensorSlot& t : layout.tensors)
-    append_f32_le(out, params.subspan(static_cast<std::size_t>(t.offset), static_cast<std::size_t>(t.count)));
+    append_f32_le(out, tensor_values(params, t));
   return out;
 }
 

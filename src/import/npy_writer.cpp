@@ -38,6 +38,16 @@ std::string descr(DType dtype) {
   return "?";
 }
 
+bool dtype_of_descr(const std::string& text, DType& out) {
+  for (DType d : {DType::b1, DType::u1, DType::u2, DType::u4, DType::u8, DType::i1, DType::i2, DType::i4, DType::i8,
+                  DType::f2, DType::f4, DType::f8})
+    if (descr(d) == text) {
+      out = d;
+      return true;
+    }
+  return false;
+}
+
 std::size_t item_size(DType dtype) {
   switch (dtype) {
     case DType::b1: case DType::u1: case DType::i1: return 1;

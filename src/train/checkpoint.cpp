@@ -12,6 +12,7 @@
 #include <iterator>
 
 #include "trainer/error.hpp"
+#include "trainer/npy_writer.hpp"
 
 namespace trainer {
 namespace {
@@ -125,6 +126,9 @@ void write_checkpoint(const std::string& path, const CheckpointView& view) {
     w.pod(h.config_hash);
     w.pod(h.input_width);
     for (std::int64_t v : {h.input.h, h.input.w, h.input.c, std::int64_t{h.input.image}}) w.pod(v);
+    w.str(h.x_dtype);
+    w.pod<std::uint64_t>(h.x_sample_shape.size());
+    for (std::int64_t v : h.x_sample_shape) w.pod(v);
     w.pod(h.seed);
     w.pod(h.epochs_done);
     w.pod(h.batches_done);
@@ -184,9 +188,9 @@ CheckpointData read_checkpoint(const std::string& path) {
   char magic[8];
   r.bytes(magic, sizeof magic);
   const auto version = r.pod<std::uint32_t>();
-  if (version != 1 && version != kCheckpointVersion) {
+  if (version < 1 || version > kCheckpointVersion) {
     throw Error::data(path, "checkpoint format version " + std::to_string(version) + " is not supported",
-                      "version 1 or " + std::to_string(kCheckpointVersion));
+                      "version 1 to " + std::to_string(kCheckpointVersion));
   }
   CheckpointData d;
   d.version = version;
@@ -208,6 +212,20 @@ CheckpointData read_checkpoint(const std::string& path) {
         __builtin_mul_overflow(d.input.h, d.input.w, &size) ||
         __builtin_mul_overflow(size, d.input.c, &size) || size != d.input_width)
       throw Error::data(path, "checkpoint is corrupt (its input shape does not match its input width)");
+  }
+  if (version >= 3) {
+    d.x_dtype = r.str();
+    const std::uint64_t dims = r.length(sizeof(std::int64_t));
+    std::int64_t size = 1;  // overflow-checked: the fields are untrusted
+    for (std::uint64_t i = 0; i < dims; ++i) {
+      d.x_sample_shape.push_back(r.pod<std::int64_t>());
+      if (d.x_sample_shape.back() < 0 || __builtin_mul_overflow(size, d.x_sample_shape.back(), &size))
+        throw Error::data(path, "checkpoint is corrupt (its stored sample shape is not a shape)");
+    }
+    DType dtype;
+    const bool known = d.x_dtype.empty() ? dims == 0 : npy_format::dtype_of_descr(d.x_dtype, dtype) && size == d.input_width;
+    if (!known)
+      throw Error::data(path, "checkpoint is corrupt (its stored sample shape or dtype does not match its input width)");
   }
   d.seed = r.pod<std::uint64_t>();
   d.epochs_done = r.pod<std::int64_t>();

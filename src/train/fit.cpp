@@ -34,6 +34,7 @@
 #include "trainer/interrupt.hpp"
 #include "trainer/log.hpp"
 #include "trainer/memory_search.hpp"
+#include "trainer/npy_writer.hpp"
 #include "trainer/prefetcher.hpp"
 #include "trainer/report.hpp"
 #include "trainer/run_memory.hpp"
@@ -289,6 +290,12 @@ void start_checkpoints(Run& r) {
   ck.config_hash = config_hash(r.config);
   ck.input_width = r.data.width;
   ck.input = r.data.input;
+  // The ONNX export takes x as the file stores it, and the file may be gone by then.
+  if (r.data.train.present()) {
+    const NpyHeader& x = r.data.train.data->x().header();
+    ck.x_dtype = npy_format::descr(x.dtype);
+    ck.x_sample_shape.assign(x.shape.begin() + 1, x.shape.end());
+  }
   ck.seed = r.config.training.seed;
   ck.x_scale = r.data.transform.scale;
   ck.mean = r.data.transform.mean;

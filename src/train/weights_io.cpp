@@ -18,13 +18,17 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 
 }  // namespace
 
+std::span<const float> tensor_values(std::span<const float> params, const TensorSlot& t) {
+  return params.subspan(static_cast<std::size_t>(t.offset), static_cast<std::size_t>(t.count));
+}
+
 void export_weights(const std::string& dir, const ParamLayout& layout, std::span<const float> params) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error::runtime(dir, "cannot create folder for --export-weights: " + ec.message());
   for (const TensorSlot& t : layout.tensors) {
     const std::string path = (std::filesystem::path(dir) / (t.name + ".npy")).string();
-    write_npy(path, DType::f4, t.shape, params.data() + t.offset);
+    write_npy(path, DType::f4, t.shape, tensor_values(params, t).data());
   }
 }
 

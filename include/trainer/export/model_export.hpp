@@ -26,9 +26,10 @@ const char* to_string(ExportFormat format);
 struct ExportOptions {
   ExportFormat format = ExportFormat::onnx;
   bool logits = false;  // onnx only: y is the last layer's output before softmax/sigmoid
-  // onnx only, optional: the config the checkpoint was trained with, whose training x file gives
-  // the input's dtype and per-sample shape. Without it, the checkpoint's config is used when it
-  // names that file by an absolute path; otherwise x is float32 [N, width] (with a warning).
+  // onnx only, optional: the config the checkpoint was trained with (checked by hash). For a
+  // checkpoint older than format 3, which does not record how x was stored, its training x file
+  // gives the input's dtype and per-sample shape; without it, the checkpoint's config is used when
+  // it names that file by an absolute path; otherwise x is float32 [N, width] (with a warning).
   std::string config;
 };
 
