@@ -338,8 +338,10 @@ TEST_CASE("under RLIMIT_DATA of 256 MiB, 1.25x the chosen micro-batch with --ram
   more_than_the_choice_does_not_fit(Jail::rlimit_data, nullptr);
 }
 
+// [real-memory]: not under sanitizers, whose allocator keeps memory the plan does not describe
+// and whose checks make half a million images an epoch of minutes.
 TEST_CASE("in a 128 MiB cgroup, a conv model trains on 512 MiB of mapped images with budget source cgroup",
-          "[budget][acceptance][cgroup][image]") {
+          "[budget][acceptance][cgroup][image][real-memory]") {
   trainer_test::ScratchCgroup sandbox(kImageLimit);
   if (!sandbox.ok()) {
     WARN("skipped: cannot create a memory cgroup here: " << sandbox.why_not());
