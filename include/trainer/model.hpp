@@ -59,9 +59,12 @@ struct MemoryItem {
   std::uint64_t bytes = 0;
 };
 
-// A float product the network runs: output [m, n], depth k.
+// A float product the network runs: output [m, n], depth k. per_thread: every compute thread
+// runs such products alone, each on its own share of the batch (a convolution's chunks of
+// samples), rather than the product being split over the threads.
 struct GemmProduct {
   std::int64_t m = 0, n = 0, k = 0;
+  bool per_thread = false;
 };
 
 // One layer as probe-batch lists it.

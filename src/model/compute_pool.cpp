@@ -18,6 +18,20 @@
 namespace trainer::model {
 namespace {
 
+// Whether this thread is running a job: a job that calls run_on_threads again (a kernel that
+// splits its own work, called from inside a layer's parallel region) runs it on itself, since the
+// other threads are busy with their own parts of the outer job.
+thread_local bool t_in_job = false;
+
+// Runs job(tid, count) with t_in_job set.
+void run_job(const ThreadJob& job, int tid, int count) {
+  struct InJob {
+    InJob() { t_in_job = true; }
+    ~InJob() { t_in_job = false; }
+  } in_job;
+  job(tid, count);
+}
+
 // Spin this many pauses (a few tens of microseconds) before sleeping: long enough to catch
 // the next parallel region of a training step, short enough not to starve a shared core.
 constexpr int kSpin = 4000;
@@ -39,7 +53,7 @@ class Pool {
     pending_.store(count - 1, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
     generation_.notify_all();
-    job(0, count);
+    run_job(job, 0, count);
     for (int i = 0; i < kSpin && pending_.load(std::memory_order_acquire) != 0; ++i) TRAINER_PAUSE();
     for (int p; (p = pending_.load(std::memory_order_acquire)) != 0;) pending_.wait(p, std::memory_order_acquire);
   }
@@ -60,7 +74,7 @@ class Pool {
       while ((g = generation_.load(std::memory_order_acquire)) == seen) generation_.wait(seen, std::memory_order_acquire);
       seen = g;
       if (tid < count_) {
-        (*job_)(tid, count_);
+        run_job(*job_, tid, count_);
         if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
       }
     }
@@ -85,7 +99,7 @@ class Pool {
 }  // namespace
 
 void run_on_threads(int count, ThreadJob job) {
-  if (count <= 1) {
+  if (count <= 1 || t_in_job) {
     job(0, 1);
     return;
   }

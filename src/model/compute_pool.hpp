@@ -25,7 +25,8 @@ class ThreadJob {
 };
 
 // Runs job(tid, count) for tid in [0, count) on `count` threads (the caller is tid 0) and
-// returns when every call has returned.
+// returns when every call has returned. Called from inside a job, it runs job(0, 1) on the
+// calling thread: a kernel that splits its own work may be called from a parallel region.
 void run_on_threads(int count, ThreadJob job);
 
 }  // namespace trainer::model

@@ -87,6 +87,7 @@ std::vector<MemoryItem> LayerStack<T>::carve_train(std::byte* base, std::int64_t
   }
   carver.take(out.shared.gradient, batch * gradient_width, "gradient", "backward gradient buffer");
   carver.take(out.shared.workspace, workspace, "workspace", "layer workspace (unfolded convolution inputs)");
+  out.shared.workspace_floats = workspace;
   return carver.items();
 }
 
@@ -102,6 +103,7 @@ std::vector<MemoryItem> LayerStack<T>::carve_eval(std::byte* base, std::int64_t 
   carver.take(out.ping[1], batch * widest, "evaluation_activations", "evaluation activations");
   for (const auto& l : layers_) l->carve_eval(carver, batch);
   carver.take(out.shared.workspace, workspace, "evaluation_workspace", "evaluation layer workspace");
+  out.shared.workspace_floats = workspace;
   return carver.items();
 }
 

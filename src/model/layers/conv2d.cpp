@@ -1,13 +1,30 @@
-// conv2d: a convolution over NHWC images as one GEMM per chunk of samples. The input of a chunk
-// is unfolded (im2col) into the shared workspace: one row per output pixel, its columns ordered
-// input channel, kernel row, kernel column, so that the weights are PyTorch's [out, in, kh, kw]
-// as they are. The output [pixels, filters] is NHWC again. Chunks bound the workspace to about
-// kConvWorkspaceFloats whatever the batch, so a larger batch costs only its activations.
+// conv2d: a convolution over NHWC images as GEMMs over unfolded (im2col) chunks of samples.
+//
+// Each compute thread takes its share of the batch's samples and works through it in chunks
+// whose unfolded input stays in its core's L2 cache (LayerSite::workspace_floats): it unfolds a
+// chunk into its own slice of the shared workspace and runs the chunk's products on its own
+// (gemm_serial); backward also folds the unfolded gradient back (col2im) and adds the weight
+// and bias gradients into its own partial sums, which are added up at the end. One parallel
+// region per pass, no barrier per chunk, and the split depends only on the batch and the thread
+// count, so results are reproducible for a given thread count.
+//
+// Unfolded columns are ordered kernel row, kernel column, input channel (the "run order"): in
+// NHWC a kernel row's taps are then one contiguous run of kw x C input values, so unfolding and
+// folding copy runs instead of scattering single values. Weights keep PyTorch's [out, in, kh, kw]
+// everywhere outside this file (init, init_from, checkpoints, exports): each pass copies them
+// into the run order at the start of the workspace ([F, kh, kw, C]: 18k floats for the
+// Fashion-MNIST model's second layer), and backward moves the weight gradient back. With one
+// input channel, or a 1x1 kernel, the two orders agree and the weights are used as they are.
+//
+// Workspace, in floats, each piece 64-byte aligned: the run-order weights (when they differ),
+// then per thread: the unfolded chunk [chunk samples x pixels, K], the weight gradient's partial
+// sum [K, F] (transposed: K = kh kw C is a multiple of the kernel's 12 rows more often than F)
+// and the bias gradient's [F].
 #include <algorithm>
 #include <cstring>
 
+#include "../compute_pool.hpp"
 #include "../kernels.hpp"
-#include "../parallel.hpp"
 #include "activated_output.hpp"
 #include "trainer/error.hpp"
 
@@ -21,64 +38,70 @@ struct Geometry {
   Index ph, pw;            // zeros before the input (after: whatever the output size leaves)
   Index depth() const { return c * kh * kw; }
   Index pixels() const { return oh * ow; }
+  Index in_size() const { return h * w * c; }
+  Index out_size() const { return oh * ow * f; }
 };
 
-// dst[(s, oh, ow), (c, ki, kj)] = src[s, oh*sh - ph + ki, ow*sw - pw + kj, c], zero outside.
+// For output column ow, the kernel columns [first, last) that fall inside the input.
+struct TapRange {
+  Index first, last;
+};
+TapRange taps_inside(const Geometry& g, Index ow) {
+  const Index iw0 = ow * g.sw - g.pw;
+  return {std::max<Index>(0, -iw0), std::clamp<Index>(g.w - iw0, 0, g.kw)};
+}
+
+// dst[(s, oh, ow), (ki, kj, c)] = src[s, oh*sh - ph + ki, ow*sw - pw + kj, c], zero outside.
 template <class T>
 void im2col(const Geometry& g, const T* src, Index samples, T* dst) {
-  const Index k = g.depth(), kk = g.kh * g.kw;
-  parallel_rows(samples * g.oh, g.ow * k, [&](Index r0, Index r1) {
-    for (Index r = r0; r < r1; ++r) {
-      const Index s = r / g.oh, oh = r % g.oh;
-      const T* image = src + s * g.h * g.w * g.c;
+  const Index k = g.depth(), run = g.kw * g.c;
+  for (Index s = 0; s < samples; ++s) {
+    const T* image = src + s * g.in_size();
+    for (Index oh = 0; oh < g.oh; ++oh)
       for (Index ow = 0; ow < g.ow; ++ow) {
-        T* row = dst + (r * g.ow + ow) * k;
+        T* row = dst + ((s * g.oh + oh) * g.ow + ow) * k;
+        const TapRange t = taps_inside(g, ow);
+        const Index iw0 = ow * g.sw - g.pw;
         for (Index ki = 0; ki < g.kh; ++ki) {
+          T* seg = row + ki * run;
           const Index ih = oh * g.sh - g.ph + ki;
-          for (Index kj = 0; kj < g.kw; ++kj) {
-            const Index iw = ow * g.sw - g.pw + kj;
-            T* col = row + ki * g.kw + kj;
-            if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) {
-              for (Index c = 0; c < g.c; ++c) col[c * kk] = T(0);
-              continue;
-            }
-            const T* pixel = image + (ih * g.w + iw) * g.c;
-            for (Index c = 0; c < g.c; ++c) col[c * kk] = pixel[c];
+          if (ih < 0 || ih >= g.h || t.last <= t.first) {
+            std::fill(seg, seg + run, T(0));
+            continue;
           }
+          std::fill(seg, seg + t.first * g.c, T(0));
+          const T* from = image + (ih * g.w + iw0 + t.first) * g.c;
+          std::copy(from, from + (t.last - t.first) * g.c, seg + t.first * g.c);
+          std::fill(seg + t.last * g.c, seg + run, T(0));
         }
       }
-    }
-  });
+  }
 }
 
 // The adjoint of im2col: dst[s, ih, iw, c] = sum of the unfolded entries that read it.
 template <class T>
 void col2im(const Geometry& g, const T* cols, Index samples, T* dst) {
-  const Index k = g.depth(), kk = g.kh * g.kw;
-  const Index image_size = g.h * g.w * g.c;
-  parallel_rows(samples, g.pixels() * k, [&](Index s0, Index s1) {
-    std::fill(dst + s0 * image_size, dst + s1 * image_size, T(0));
-    for (Index s = s0; s < s1; ++s) {
-      T* image = dst + s * image_size;
-      for (Index oh = 0; oh < g.oh; ++oh) {
-        for (Index ow = 0; ow < g.ow; ++ow) {
-          const T* row = cols + ((s * g.oh + oh) * g.ow + ow) * k;
-          for (Index ki = 0; ki < g.kh; ++ki) {
-            const Index ih = oh * g.sh - g.ph + ki;
-            if (ih < 0 || ih >= g.h) continue;
-            for (Index kj = 0; kj < g.kw; ++kj) {
-              const Index iw = ow * g.sw - g.pw + kj;
-              if (iw < 0 || iw >= g.w) continue;
-              const T* col = row + ki * g.kw + kj;
-              T* pixel = image + (ih * g.w + iw) * g.c;
-              for (Index c = 0; c < g.c; ++c) pixel[c] += col[c * kk];
-            }
-          }
+  const Index k = g.depth(), run = g.kw * g.c;
+  std::fill(dst, dst + samples * g.in_size(), T(0));
+  for (Index s = 0; s < samples; ++s) {
+    T* image = dst + s * g.in_size();
+    for (Index oh = 0; oh < g.oh; ++oh)
+      for (Index ow = 0; ow < g.ow; ++ow) {
+        const T* row = cols + ((s * g.oh + oh) * g.ow + ow) * k;
+        const TapRange t = taps_inside(g, ow);
+        const Index iw0 = ow * g.sw - g.pw;
+        for (Index ki = 0; ki < g.kh; ++ki) {
+          const Index ih = oh * g.sh - g.ph + ki;
+          if (ih < 0 || ih >= g.h) continue;
+          const T* from = row + ki * run + t.first * g.c;
+          T* to = image + (ih * g.w + iw0 + t.first) * g.c;
+          for (Index i = 0, count = (t.last - t.first) * g.c; i < count; ++i) to[i] += from[i];
         }
       }
-    }
-  });
+  }
 }
+
+Index round16(Index floats) { return (floats + 15) / 16 * 16; }
 
 template <class T>
 class Conv2d final : public Layer<T> {
@@ -103,6 +126,7 @@ class Conv2d final : public Layer<T> {
           c.filters, c.kernel.h, c.kernel.w, c.stride.h, c.stride.w, c.pad_begin.h, c.pad_begin.w};
     direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.ph == 0 && g_.pw == 0 &&
               c.pad_end == Extent{0, 0};
+    reordered_ = g_.c > 1 && g_.kh * g_.kw > 1;
     out_buf_.f = c.activation;
     index_ = params.next_of("conv");
     const std::string name = "conv" + std::to_string(index_);
@@ -113,15 +137,18 @@ class Conv2d final : public Layer<T> {
     this->parameters_ = g_.f * g_.depth() + (has_bias_ ? g_.f : 0);
   }
 
-  void carve_train(Carver& c, Index batch) override { out_buf_.carve(c, batch * g_.pixels() * g_.f); }
-  Index workspace(Index batch) const override { return direct_ ? 0 : chunk(batch) * unfolded_per_sample(); }
+  void carve_train(Carver& c, Index batch) override { out_buf_.carve(c, batch * g_.out_size()); }
+  Index workspace(Index batch) const override {
+    return split(batch, static_cast<int>(std::min<Index>(compute_threads(), std::max<Index>(1, batch)))).total;
+  }
 
   void products(Index batch, bool training, bool need_input_grad, std::vector<GemmProduct>& out) const override {
-    const Index rows = chunk(batch) * g_.pixels();
-    out.push_back({rows, g_.f, g_.depth()});
+    // The most rows a chunk has: one thread's chunk at this batch (more threads make it smaller).
+    const Index rows = split(batch, 1).chunk * g_.pixels(), k = g_.depth();
+    out.push_back({rows, g_.f, k, true});
     if (!training) return;
-    out.push_back({g_.f, g_.depth(), rows});
-    if (need_input_grad) out.push_back({rows, g_.depth(), g_.f});
+    out.push_back({k, g_.f, rows, true});
+    if (need_input_grad) out.push_back({rows, k, g_.f, true});
   }
 
   void init(std::uint64_t seed) override {
@@ -132,62 +159,148 @@ class Conv2d final : public Layer<T> {
   }
 
   T* forward_train(const T* in, Index n, const StepFlags&, SharedBuffers<T> shared) override {
-    run_forward(in, n, shared.workspace, out_buf_.pre(), out_buf_.a, out_buf_.keeps_z());
+    run_forward(in, n, shared, out_buf_.pre(), out_buf_.a, out_buf_.keeps_z());
     return out_buf_.a;
   }
 
   T* backward(const T* in, T* g, Index n, const StepFlags& flags, SharedBuffers<T> shared) override {
-    const Index out_size = g_.pixels() * g_.f, in_size = g_.h * g_.w * g_.c;
-    out_buf_.to_pre_activation_grad(g, n * out_size);
-    const T* dz = out_buf_.a;  // [n * pixels, filters]
-    if (has_bias_) bias_grad(dz, this->grad(bias_), n * g_.pixels(), g_.f, flags.accumulate);
-    const Index step = chunk(n);
-    for (Index s0 = 0; s0 < n; s0 += step) {
-      const Index cs = std::min(step, n - s0), rows = cs * g_.pixels();
-      const T* cols = unfold(in + s0 * in_size, cs, shared.workspace);
-      const T* dz_chunk = dz + s0 * out_size;
-      gemm_weight_grad(dz_chunk, cols, this->grad(weight_), g_.f, g_.depth(), rows, flags.accumulate || s0 > 0);
-      if (!flags.need_input_grad) continue;
-      T* din = shared.gradient + s0 * in_size;
-      T* dcols = direct_ ? din : shared.workspace;  // the unfolded input is used up: reuse its floats
-      gemm_input_grad(dz_chunk, this->param(weight_), dcols, rows, g_.depth(), g_.f);
-      if (!direct_) col2im(g_, dcols, cs, din);
-    }
+    const Split p = fit(n, shared);
+    const Index out_size = g_.out_size(), in_size = g_.in_size(), k = g_.depth(), f = g_.f;
+    // g may be the shared gradient buffer, where the input's gradient goes: then all of it becomes
+    // the pre-activation gradient (in the output buffer) before any thread writes there.
+    const bool convert_first = flags.need_input_grad;
+    if (convert_first) out_buf_.to_pre_activation_grad(g, n * out_size);
+    const T* w = run_order_weights(shared.workspace);
+    const T* dz_all = out_buf_.a;  // [n * pixels, F]
+    auto job = [&](int tid, int count) {
+      const Index begin = n * tid / count, end = n * (tid + 1) / count;
+      T* cols = shared.workspace + p.weights + tid * p.slot;
+      T* dwt = cols + p.cols;  // [K, F]
+      T* db = dwt + p.dwt;     // [F]
+      for (Index s0 = begin; s0 < end; s0 += p.chunk) {
+        const Index cs = std::min(p.chunk, end - s0), rows = cs * g_.pixels();
+        const bool first = s0 == begin;
+        if (!convert_first) out_buf_.to_pre_activation_grad(g, cs * out_size, s0 * out_size);
+        const T* dz = dz_all + s0 * out_size;
+        if (has_bias_) bias_grad(dz, db, rows, f, !first);
+        const T* x = unfold(in + s0 * in_size, cs, cols);
+        gemm_serial<T>(k, f, rows, {x, 1, k, true}, {dz, f, 1, false}, dwt, f, !first);
+        if (!flags.need_input_grad) continue;
+        T* din = shared.gradient + s0 * in_size;
+        T* dx = direct_ ? din : cols;  // the unfolded input is used up: its floats take its gradient
+        gemm_serial<T>(rows, k, f, {dz, f, 1, true}, {w, k, 1, false}, dx, k, false);
+        if (!direct_) col2im(g_, dx, cs, din);
+      }
+    };
+    run_on_threads(p.slots, job);
+    add_partial_gradients(shared.workspace, p, flags.accumulate);
     return flags.need_input_grad ? shared.gradient : nullptr;
   }
 
   const T* forward_eval(const T* in, T* out, Index n, SharedBuffers<T> shared) override {
-    run_forward(in, n, shared.workspace, out, out, false);
+    run_forward(in, n, shared, out, out, false);
     return out;
   }
 
  private:
-  Index unfolded_per_sample() const { return g_.pixels() * g_.depth(); }
-  // Samples per unfolded chunk at a batch of `batch`.
-  Index chunk(Index batch) const {
-    return std::clamp<Index>(workspace_floats_ / std::max<Index>(1, unfolded_per_sample()), 1, std::max<Index>(1, batch));
+  // How a pass at n rows uses the workspace (floats).
+  struct Split {
+    int slots = 1;     // threads that take a share of the samples
+    Index chunk = 1;   // samples a thread unfolds at once
+    Index weights = 0, cols = 0, dwt = 0, db = 0;  // pieces, each rounded to 64 bytes
+    Index slot = 0;    // one thread's pieces
+    Index total = 0;
+  };
+  Split split(Index n, int slots) const {
+    Split p;
+    p.slots = slots;
+    const Index share = (std::max<Index>(1, n) + slots - 1) / slots;
+    p.chunk = std::clamp<Index>(workspace_floats_ / std::max<Index>(1, g_.pixels() * g_.depth()), 1, share);
+    p.weights = reordered_ ? round16(g_.f * g_.depth()) : 0;
+    p.cols = direct_ ? 0 : round16(p.chunk * g_.pixels() * g_.depth());
+    p.dwt = round16(g_.depth() * g_.f);
+    p.db = round16(g_.f);
+    p.slot = p.cols + p.dwt + p.db;
+    p.total = p.weights + slots * p.slot;
+    return p;
   }
-  const T* unfold(const T* src, Index samples, T* workspace) const {
-    if (direct_) return src;  // a 1x1 convolution reads its input as it is
-    im2col(g_, src, samples, workspace);
+  // The split a pass at n rows uses: one share per compute thread (at most one per sample), fewer
+  // if the workspace the plan gave holds fewer (threads added after the plan was made).
+  Split fit(Index n, const SharedBuffers<T>& shared) const {
+    for (int slots = static_cast<int>(std::min<Index>(compute_threads(), std::max<Index>(1, n))); slots >= 1; --slots) {
+      const Split p = split(n, slots);
+      if (p.total <= shared.workspace_floats) return p;
+    }
+    throw Error::runtime("conv2d workspace",
+                         std::to_string(split(n, 1).total) + " floats needed for " + std::to_string(n) + " rows",
+                         "at most the " + std::to_string(shared.workspace_floats) + " floats the memory plan gave it");
+  }
+
+  // The weights in the run order: copied into the workspace's first floats, or the parameters
+  // themselves when the orders agree.
+  const T* run_order_weights(T* workspace) const {
+    const T* w = this->param(weight_);
+    if (!reordered_) return w;
+    const Index k = g_.depth(), khw = g_.kh * g_.kw;
+    for (Index f = 0; f < g_.f; ++f)
+      for (Index t = 0; t < khw; ++t)
+        for (Index c = 0; c < g_.c; ++c) workspace[f * k + t * g_.c + c] = w[f * k + c * khw + t];
     return workspace;
   }
-  void run_forward(const T* in, Index n, T* workspace, T* z, T* a, bool keep_z) {
-    const Index out_size = g_.pixels() * g_.f, in_size = g_.h * g_.w * g_.c;
-    const T* bias = has_bias_ ? this->param(bias_) : nullptr;
-    const Index step = chunk(n);
-    for (Index s0 = 0; s0 < n; s0 += step) {
-      const Index cs = std::min(step, n - s0);
-      const T* cols = unfold(in + s0 * in_size, cs, workspace);
-      dense_forward(cols, this->param(weight_), bias, out_buf_.f, z + s0 * out_size, a + s0 * out_size, keep_z,
-                    cs * g_.pixels(), g_.f, g_.depth());
+
+  // Adds the threads' partial weight and bias gradients (the weight's transposed and in the run
+  // order) into the parameters' gradients (= without accumulate).
+  void add_partial_gradients(const T* workspace, const Split& p, bool accumulate) {
+    const Index k = g_.depth(), khw = g_.kh * g_.kw, f = g_.f;
+    const T* first = workspace + p.weights + p.cols;
+    T* dw = this->grad(weight_);
+    for (Index t = 0; t < khw; ++t)
+      for (Index c = 0; c < g_.c; ++c) {
+        const Index kr = t * g_.c + c, kp = reordered_ ? c * khw + t : kr;
+        for (Index j = 0; j < f; ++j) {
+          T sum = first[kr * f + j];
+          for (int s = 1; s < p.slots; ++s) sum += first[s * p.slot + kr * f + j];
+          dw[j * k + kp] = accumulate ? dw[j * k + kp] + sum : sum;
+        }
+      }
+    if (!has_bias_) return;
+    T* db = this->grad(bias_);
+    for (Index j = 0; j < f; ++j) {
+      T sum = first[p.dwt + j];
+      for (int s = 1; s < p.slots; ++s) sum += first[s * p.slot + p.dwt + j];
+      db[j] = accumulate ? db[j] + sum : sum;
     }
+  }
+
+  const T* unfold(const T* src, Index samples, T* cols) const {
+    if (direct_) return src;  // a 1x1 convolution reads its input as it is
+    im2col(g_, src, samples, cols);
+    return cols;
+  }
+
+  void run_forward(const T* in, Index n, SharedBuffers<T> shared, T* z, T* a, bool keep_z) {
+    const Split p = fit(n, shared);
+    const Index out_size = g_.out_size(), in_size = g_.in_size(), k = g_.depth(), f = g_.f;
+    const T* w = run_order_weights(shared.workspace);
+    const T* bias = has_bias_ ? this->param(bias_) : nullptr;
+    auto job = [&](int tid, int count) {
+      const Index begin = n * tid / count, end = n * (tid + 1) / count;
+      T* cols = shared.workspace + p.weights + tid * p.slot;
+      for (Index s0 = begin; s0 < end; s0 += p.chunk) {
+        const Index cs = std::min(p.chunk, end - s0), rows = cs * g_.pixels();
+        const T* x = unfold(in + s0 * in_size, cs, cols);
+        gemm_serial<T>(rows, f, k, {x, k, 1, true}, {w, 1, k, false}, z + s0 * out_size, f, false);
+        bias_activation_tile(out_buf_.f, z + s0 * out_size, a + s0 * out_size, bias, rows, f, f, keep_z);
+      }
+    };
+    run_on_threads(p.slots, job);
   }
 
   Init init_;
   Index workspace_floats_;
   Geometry g_{};
   bool direct_ = false;
+  bool reordered_ = false;  // the run order differs from PyTorch's (C > 1 and a kernel wider than 1x1)
   int index_ = 0;
   std::size_t weight_ = 0, bias_ = 0;
   bool has_bias_ = true;

@@ -36,9 +36,10 @@ namespace trainer::model {
 
 using Index = std::int64_t;
 
-// The most floats a convolution unfolds at once (8 MiB): it works through a batch in chunks of
-// samples that fit, unless one sample needs more.
-inline constexpr Index kConvWorkspaceFloats = Index{1} << 21;
+// The most floats a convolution unfolds at once on one compute thread (512 KiB, to stay in a
+// core's L2 cache with the chunk's output and packed weights): each thread works through its
+// share of a batch in chunks of samples that fit, unless one sample needs more.
+inline constexpr Index kConvWorkspaceFloats = Index{1} << 17;
 
 // Where a layer sits, as its constructor needs to know it.
 struct LayerSite {
@@ -76,6 +77,7 @@ template <class T>
 struct SharedBuffers {
   T* gradient = nullptr;   // see above
   T* workspace = nullptr;
+  Index workspace_floats = 0;  // what the plan gave the workspace: a layer never uses more
 };
 
 // What a training call needs besides the data.
@@ -102,7 +104,8 @@ class Layer {
   // rows, and those it needs for forward-only passes of `batch` rows.
   virtual void carve_train(Carver& c, Index batch) = 0;
   virtual void carve_eval(Carver& c, Index batch) { (void)c, (void)batch; }
-  // Floats of the shared workspace it needs at `batch` rows (training or evaluation).
+  // Floats of the shared workspace it needs at up to `batch` rows (training or evaluation) with
+  // the current compute_threads().
   virtual Index workspace(Index batch) const { (void)batch; return 0; }
   // Whether backward writes the gradient with respect to the input into the shared buffer (so
   // the buffer must hold this layer's input), rather than in place.

@@ -2,7 +2,8 @@
 // padding (PyTorch's defaults). max takes the first largest value of a window (scanning rows,
 // then columns, as PyTorch does); backward finds it again in the kept input instead of keeping
 // its index, so pooling costs no memory beyond its output. avg divides by the window's size.
-// Overlapping windows (stride below the size) add their gradients.
+// Overlapping windows (stride below the size) add their gradients. Every loop runs across the
+// channels, which NHWC stores side by side, so the compiler vectorises them.
 #include <algorithm>
 
 #include "../parallel.hpp"
@@ -31,6 +32,7 @@ class Pool2d final : public Layer<T> {
     kh_ = c.size.h, kw_ = c.size.w, sh_ = c.stride.h, sw_ = c.stride.w;
     h_ = in.h, w_ = in.w, c_ = in.c;
     oh_ = (h_ - kh_) / sh_ + 1, ow_ = (w_ - kw_) / sw_ + 1;
+    tiles_exactly_ = sh_ == kh_ && sw_ == kw_ && oh_ * kh_ == h_ && ow_ * kw_ == w_;
     this->output_ = SampleShape::hwc(oh_, ow_, c_);
   }
 
@@ -48,27 +50,19 @@ class Pool2d final : public Layer<T> {
     const Index out_size = this->output_.size(), in_size = h_ * w_ * c_;
     if (g != out_) std::copy(g, g + n * out_size, out_);  // the shared buffer receives the input's gradient
     T* din = shared.gradient;
-    const T inv_area = T(1) / static_cast<T>(kh_ * kw_);
     parallel_rows(n, in_size + out_size * kh_ * kw_, [&](Index s0, Index s1) {
-      std::fill(din + s0 * in_size, din + s1 * in_size, T(0));
-      for (Index s = s0; s < s1; ++s) {
-        const T* image = in + s * in_size;
-        T* dimage = din + s * in_size;
+      // Windows that tile the input exactly write every input value once; otherwise values
+      // outside every window stay zero and overlapping windows add.
+      if (!tiles_exactly_) std::fill(din + s0 * in_size, din + s1 * in_size, T(0));
+      for (Index s = s0; s < s1; ++s)
         for (Index oh = 0; oh < oh_; ++oh)
           for (Index ow = 0; ow < ow_; ++ow) {
+            const Index first = (oh * sh_ * w_ + ow * sw_) * c_;
             const T* gpix = out_ + ((s * oh_ + oh) * ow_ + ow) * c_;
-            for (Index ch = 0; ch < c_; ++ch) {
-              if (max_) {
-                const Index at = argmax(image, oh, ow, ch);
-                dimage[at] += gpix[ch];
-                continue;
-              }
-              const T share = gpix[ch] * inv_area;
-              for (Index i = 0; i < kh_; ++i)
-                for (Index j = 0; j < kw_; ++j) dimage[((oh * sh_ + i) * w_ + ow * sw_ + j) * c_ + ch] += share;
-            }
+            for (Index c0 = 0; c0 < c_; c0 += kChannelBlock)
+              window_backward(in + s * in_size + first + c0, din + s * in_size + first + c0, gpix + c0,
+                              std::min(kChannelBlock, c_ - c0));
           }
-      }
     });
     return din;
   }
@@ -79,15 +73,45 @@ class Pool2d final : public Layer<T> {
   }
 
  private:
-  // Offset in the image of the first largest value of window (oh, ow) in channel ch.
-  Index argmax(const T* image, Index oh, Index ow, Index ch) const {
-    Index best = (oh * sh_ * w_ + ow * sw_) * c_ + ch;
+  // Channels a window's backward handles at once: its per-channel state stays in registers.
+  static constexpr Index kChannelBlock = 64;
+
+  // The gradient of one window over `count` channels: x and dx point at the window's first
+  // pixel, g at its output pixel. Channels are innermost, so every loop runs across them.
+  void window_backward(const T* x, T* dx, const T* g, Index count) const {
+    auto tap = [&](Index i, Index j) { return ((i * w_) + j) * c_; };
+    if (!max_) {
+      const T inv_area = T(1) / static_cast<T>(kh_ * kw_);
+      for (Index i = 0; i < kh_; ++i)
+        for (Index j = 0; j < kw_; ++j) {
+          T* d = dx + tap(i, j);
+          for (Index ch = 0; ch < count; ++ch) d[ch] = (tiles_exactly_ ? T(0) : d[ch]) + g[ch] * inv_area;
+        }
+      return;
+    }
+    // The window's largest value as forward took it, then its first occurrence (scanning rows,
+    // then columns, as PyTorch does) receives the gradient.
+    T best[kChannelBlock], open[kChannelBlock];
+    for (Index ch = 0; ch < count; ++ch) best[ch] = x[ch], open[ch] = T(1);
     for (Index i = 0; i < kh_; ++i)
       for (Index j = 0; j < kw_; ++j) {
-        const Index at = ((oh * sh_ + i) * w_ + ow * sw_ + j) * c_ + ch;
-        if (image[at] > image[best]) best = at;
+        const T* p = x + tap(i, j);
+        for (Index ch = 0; ch < count; ++ch) best[ch] = p[ch] > best[ch] ? p[ch] : best[ch];
       }
-    return best;
+    for (Index i = 0; i < kh_; ++i)
+      for (Index j = 0; j < kw_; ++j) {
+        const T* p = x + tap(i, j);
+        T* d = dx + tap(i, j);
+        for (Index ch = 0; ch < count; ++ch) {
+          const bool hit = open[ch] != T(0) && p[ch] == best[ch];
+          const T v = hit ? g[ch] : T(0);
+          d[ch] = tiles_exactly_ ? v : d[ch] + v;
+          open[ch] = hit ? T(0) : open[ch];
+        }
+      }
+    // No value equals a NaN that forward kept from the first pixel: that pixel was its argmax.
+    for (Index ch = 0; ch < count; ++ch)
+      if (open[ch] != T(0)) dx[ch] += g[ch];
   }
 
   void pool(const T* in, T* out, Index n) const {
@@ -118,6 +142,7 @@ class Pool2d final : public Layer<T> {
   }
 
   bool max_ = true;
+  bool tiles_exactly_ = false;  // windows neither overlap nor leave input values out
   Index kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1;
   Index h_ = 1, w_ = 1, c_ = 1, oh_ = 1, ow_ = 1;
   T* out_ = nullptr;  // [b, oh, ow, c]; the output's gradient during backward
