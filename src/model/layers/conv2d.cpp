@@ -16,14 +16,22 @@
 // Fashion-MNIST model's second layer), and backward moves the weight gradient back. With one
 // input channel, or a 1x1 kernel, the two orders agree and the weights are used as they are.
 //
-// Workspace, in floats, each piece 64-byte aligned: the run-order weights (when they differ),
-// then per thread: the unfolded chunk [chunk samples x pixels, K], the weight gradient's partial
-// sum [K, F] (transposed: K = kh kw C is a multiple of the kernel's 12 rows more often than F)
-// and the bias gradient's [F].
+// A layer whose window holds few values (K = kh kw C <= 12: a first layer on one channel) runs its
+// forward pass and, when no input gradient is needed, its backward pass on the direct kernels of
+// direct_conv.hpp instead: unfolding it would copy K values per output pixel for 2K multiply-adds
+// per 32 filters. Its relu (and the relu's derivative) run inside those kernels.
+//
+// Workspace, in floats, each piece 64-byte aligned: the weights in the run order (when they
+// differ; the direct kernels take them transposed, [K, F]), then per thread: the unfolded chunk
+// [chunk samples x pixels, K] (the direct kernels' padded sample), the weight gradient's partial
+// sum [K, F] (transposed: K = kh kw C is a multiple of the GEMM kernel's 12 rows more often than
+// F) and the bias gradient's [F].
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "../compute_pool.hpp"
+#include "../direct_conv.hpp"
 #include "../kernels.hpp"
 #include "activated_output.hpp"
 #include "trainer/error.hpp"
@@ -127,6 +135,8 @@ class Conv2d final : public Layer<T> {
     direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.ph == 0 && g_.pw == 0 &&
               c.pad_end == Extent{0, 0};
     reordered_ = g_.c > 1 && g_.kh * g_.kw > 1;
+    small_ = {g_.h, g_.w, g_.c, g_.oh, g_.ow, g_.f, g_.kh, g_.kw, g_.sh, g_.sw, g_.ph, g_.pw};
+    direct_small_ = std::is_same_v<T, float> && !direct_ && direct_conv_available(small_);
     out_buf_.f = c.activation;
     index_ = params.next_of("conv");
     const std::string name = "conv" + std::to_string(index_);
@@ -145,8 +155,8 @@ class Conv2d final : public Layer<T> {
   void products(Index batch, bool training, bool need_input_grad, std::vector<GemmProduct>& out) const override {
     // The most rows a chunk has: one thread's chunk at this batch (more threads make it smaller).
     const Index rows = split(batch, 1).chunk * g_.pixels(), k = g_.depth();
-    out.push_back({rows, g_.f, k, true});
-    if (!training) return;
+    if (!direct_small_) out.push_back({rows, g_.f, k, true});
+    if (!training || (direct_small_ && !need_input_grad)) return;
     out.push_back({k, g_.f, rows, true});
     if (need_input_grad) out.push_back({rows, k, g_.f, true});
   }
@@ -164,6 +174,7 @@ class Conv2d final : public Layer<T> {
   }
 
   T* backward(const T* in, T* g, Index n, const StepFlags& flags, SharedBuffers<T> shared) override {
+    if (direct_small_ && !flags.need_input_grad) return backward_direct(in, g, n, flags, shared);
     const Split p = fit(n, shared);
     const Index out_size = g_.out_size(), in_size = g_.in_size(), k = g_.depth(), f = g_.f;
     // g may be the shared gradient buffer, where the input's gradient goes: then all of it becomes
@@ -216,8 +227,9 @@ class Conv2d final : public Layer<T> {
     p.slots = slots;
     const Index share = (std::max<Index>(1, n) + slots - 1) / slots;
     p.chunk = std::clamp<Index>(workspace_floats_ / std::max<Index>(1, g_.pixels() * g_.depth()), 1, share);
-    p.weights = reordered_ ? round16(g_.f * g_.depth()) : 0;
-    p.cols = direct_ ? 0 : round16(p.chunk * g_.pixels() * g_.depth());
+    p.weights = reordered_ || direct_small_ ? round16(g_.f * g_.depth()) : 0;
+    p.cols = direct_ ? 0 : round16(std::max(p.chunk * g_.pixels() * g_.depth(),
+                                            direct_small_ ? direct_conv_scratch_floats(small_) : Index{0}));
     p.dwt = round16(g_.depth() * g_.f);
     p.db = round16(g_.f);
     p.slot = p.cols + p.dwt + p.db;
@@ -236,15 +248,18 @@ class Conv2d final : public Layer<T> {
                          "at most the " + std::to_string(shared.workspace_floats) + " floats the memory plan gave it");
   }
 
-  // The weights in the run order: copied into the workspace's first floats, or the parameters
-  // themselves when the orders agree.
-  const T* run_order_weights(T* workspace) const {
+  // The weights in the run order, [F, K] (transposed: [K, F]): copied into the workspace's first
+  // floats, or the parameters themselves when the orders agree and no transpose is asked for.
+  const T* run_order_weights(T* workspace, bool transposed = false) const {
     const T* w = this->param(weight_);
-    if (!reordered_) return w;
+    if (!reordered_ && !transposed) return w;
     const Index k = g_.depth(), khw = g_.kh * g_.kw;
     for (Index f = 0; f < g_.f; ++f)
       for (Index t = 0; t < khw; ++t)
-        for (Index c = 0; c < g_.c; ++c) workspace[f * k + t * g_.c + c] = w[f * k + c * khw + t];
+        for (Index c = 0; c < g_.c; ++c) {
+          const Index kr = t * g_.c + c;
+          workspace[transposed ? kr * g_.f + f : f * k + kr] = w[f * k + c * khw + t];
+        }
     return workspace;
   }
 
@@ -281,19 +296,57 @@ class Conv2d final : public Layer<T> {
   void run_forward(const T* in, Index n, SharedBuffers<T> shared, T* z, T* a, bool keep_z) {
     const Split p = fit(n, shared);
     const Index out_size = g_.out_size(), in_size = g_.in_size(), k = g_.depth(), f = g_.f;
-    const T* w = run_order_weights(shared.workspace);
+    const T* w = run_order_weights(shared.workspace, direct_small_);
     const T* bias = has_bias_ ? this->param(bias_) : nullptr;
+    const Activation act = out_buf_.f;
     auto job = [&](int tid, int count) {
       const Index begin = n * tid / count, end = n * (tid + 1) / count;
       T* cols = shared.workspace + p.weights + tid * p.slot;
       for (Index s0 = begin; s0 < end; s0 += p.chunk) {
         const Index cs = std::min(p.chunk, end - s0), rows = cs * g_.pixels();
+        T* zc = z + s0 * out_size;
+        T* ac = a + s0 * out_size;
+        if constexpr (std::is_same_v<T, float>) {
+          if (direct_small_) {
+            direct_conv_forward(small_, in + s0 * in_size, cs, w, bias, act == Activation::relu, zc, cols);
+            if (act != Activation::relu && act != Activation::linear) bias_activation_tile<T>(act, zc, ac, nullptr, rows, f, f, keep_z);
+            continue;
+          }
+        }
         const T* x = unfold(in + s0 * in_size, cs, cols);
-        gemm_serial<T>(rows, f, k, {x, k, 1, true}, {w, 1, k, false}, z + s0 * out_size, f, false);
-        bias_activation_tile(out_buf_.f, z + s0 * out_size, a + s0 * out_size, bias, rows, f, f, keep_z);
+        gemm_serial<T>(rows, f, k, {x, k, 1, true}, {w, 1, k, false}, zc, f, false);
+        bias_activation_tile(act, zc, ac, bias, rows, f, f, keep_z);
       }
     };
     run_on_threads(p.slots, job);
+  }
+
+  // Backward on the direct kernels (no input gradient): each thread's weight and bias gradient
+  // sums over its samples, the relu's derivative taken on the fly from the kept output.
+  T* backward_direct(const T* in, T* g, Index n, const StepFlags& flags, SharedBuffers<T> shared) {
+    const Split p = fit(n, shared);
+    const Index out_size = g_.out_size(), in_size = g_.in_size();
+    const bool fused_relu = out_buf_.f == Activation::relu && g != out_buf_.a;
+    auto job = [&](int tid, int count) {
+      const Index begin = n * tid / count, end = n * (tid + 1) / count;
+      T* scratch = shared.workspace + p.weights + tid * p.slot;
+      T* dwt = scratch + p.cols;
+      T* db = dwt + p.dwt;
+      for (Index s0 = begin; s0 < end; s0 += p.chunk) {
+        const Index cs = std::min(p.chunk, end - s0);
+        const T* dz = g + s0 * out_size;
+        if (!fused_relu) {
+          out_buf_.to_pre_activation_grad(g, cs * out_size, s0 * out_size);
+          dz = out_buf_.a + s0 * out_size;
+        }
+        if constexpr (std::is_same_v<T, float>)
+          direct_conv_weight_grad(small_, in + s0 * in_size, cs, dz, fused_relu ? out_buf_.a + s0 * out_size : nullptr,
+                                  dwt, has_bias_ ? db : nullptr, s0 != begin, scratch);
+      }
+    };
+    run_on_threads(p.slots, job);
+    add_partial_gradients(shared.workspace, p, flags.accumulate);
+    return nullptr;
   }
 
   Init init_;
@@ -301,6 +354,8 @@ class Conv2d final : public Layer<T> {
   Geometry g_{};
   bool direct_ = false;
   bool reordered_ = false;  // the run order differs from PyTorch's (C > 1 and a kernel wider than 1x1)
+  DirectConvShape small_{};
+  bool direct_small_ = false;  // forward (and backward without input gradient) on direct_conv.hpp
   int index_ = 0;
   std::size_t weight_ = 0, bias_ = 0;
   bool has_bias_ = true;
