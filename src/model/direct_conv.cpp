@@ -4,16 +4,7 @@
 #include <array>
 #include <cstring>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define TRAINER_DIRECT_CONV 1
-// GCC 12 reports false -W(maybe-)uninitialized inside its own AVX-512 intrinsics (their
-// "undefined" pass-through operand); silenced for that header only, as in packed_gemm.cpp.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
+#include "avx512.hpp"
 
 namespace trainer::model {
 namespace {
@@ -26,19 +17,12 @@ Index padded_w(const DirectConvShape& g) { return (g.ow - 1) * g.sw + g.kw; }
 
 Index direct_conv_scratch_floats(const DirectConvShape& g) { return padded_h(g) * padded_w(g) * g.c; }
 
-#if TRAINER_DIRECT_CONV
+#if TRAINER_AVX512_KERNELS
 
-#define TRAINER_AVX512 __attribute__((target("avx512f")))
 
 namespace {
 
 constexpr Index kBlock = 32;  // filters per pass: two registers per output pixel
-
-TRAINER_AVX512 __mmask16 lanes(Index count) {
-  if (count >= 16) return 0xFFFF;
-  if (count <= 0) return 0;
-  return static_cast<__mmask16>((1u << count) - 1);
-}
 
 // Copies sample x ([h, w, c]) into the padded frame ([padded_h, padded_w, c], zeros around it).
 void pad_sample(const DirectConvShape& g, const float* x, float* frame) {
