@@ -2,7 +2,8 @@
 // (configs/fashion-mnist-cnn.json), through the same layer code `trainer fit` runs (issue 18):
 //   conv1  28x28x1  -> 32 filters, 3x3 same, relu; backward without the input's gradient (first layer)
 //   conv2  14x14x32 -> 64 filters, 3x3 same, relu; backward with it
-// and the max_pool2d after each, at batches 32, 128 and 512 on 1 and 2 threads.
+// and the max_pool2d after each, at batches 32, 128 and 512 on 1 and 2 threads; and one whole
+// training step of the model (forward, backward, Adam) through the Network `trainer fit` uses.
 //
 //   build-bench/bench/conv_bench --benchmark_min_time=0.3 [--benchmark_filter=conv2]
 //
@@ -21,6 +22,7 @@
 #include "../src/model/layers/layer.hpp"
 #include "trainer/config.hpp"
 #include "trainer/model.hpp"
+#include "trainer/optimizer.hpp"
 
 namespace {
 
@@ -149,6 +151,67 @@ void run_pool(benchmark::State& state, const Shape& s, bool backward) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 
+// configs/fashion-mnist-cnn.json's model.
+trainer::ModelConfig fashion_cnn() {
+  trainer::ModelConfig m;
+  auto layer = [&m](trainer::LayerConfig::Type type) -> trainer::LayerConfig& {
+    m.layers.emplace_back();
+    m.layers.back().type = type;
+    return m.layers.back();
+  };
+  layer(trainer::LayerConfig::Type::conv2d) = conv(kConv1);
+  layer(trainer::LayerConfig::Type::max_pool2d).size = {2, 2};
+  m.layers.back().stride = {2, 2};
+  layer(trainer::LayerConfig::Type::conv2d) = conv(kConv2);
+  layer(trainer::LayerConfig::Type::max_pool2d).size = {2, 2};
+  m.layers.back().stride = {2, 2};
+  layer(trainer::LayerConfig::Type::flatten);
+  auto& hidden = layer(trainer::LayerConfig::Type::dense);
+  hidden.units = 128;
+  hidden.activation = trainer::Activation::relu;
+  layer(trainer::LayerConfig::Type::dense).units = 10;
+  return m;
+}
+
+// One training step of the whole model on images with a blank border (as Fashion-MNIST's, whose
+// all-zero steps the GEMM kernel skips) and random labels.
+void BM_CnnStep(benchmark::State& state) {
+  const Index batch = state.range(0);
+  trainer::set_compute_threads(static_cast<int>(state.range(1)));
+  trainer::Network net(fashion_cnn(), trainer::SampleShape::hwc(28, 28, 1));
+  trainer::Optimizer opt(trainer::OptimizerConfig{});  // Adam, lr 1e-3
+  const auto p = static_cast<std::uint64_t>(net.layout().total);
+  auto params = aligned<float>(p), grads = aligned<float>(p);
+  auto opt_state = aligned<float>(p * static_cast<std::uint64_t>(opt.state_per_param()));
+  const std::uint64_t ws_bytes = trainer::Network::total(net.plan_train(batch));
+  auto ws = aligned<std::byte>(ws_bytes);
+  net.bind(params.get(), grads.get(), {ws.get(), ws_bytes}, batch, {}, 0);
+  opt.bind_state({opt_state.get(), p * static_cast<std::uint64_t>(opt.state_per_param())});
+  net.init_weights(42);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> value(0.0f, 1.0f);
+  std::vector<float> x(static_cast<std::size_t>(batch * 784));
+  std::vector<std::int32_t> y(static_cast<std::size_t>(batch));
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const std::size_t r = i % 784 / 28, c = i % 28;
+    x[i] = r >= 4 && r < 24 && c >= 6 && c < 22 ? value(rng) : 0.0f;
+  }
+  for (auto& v : y) v = static_cast<std::int32_t>(rng() % 10);
+  std::uint64_t step = 0;
+  for (auto _ : state) {
+    auto stats = net.train_micro_batch(x.data(), y.data(), nullptr, batch, 1.0f / static_cast<float>(batch), step++,
+                                       trainer::Network::Gradients::overwrite);
+    opt.step({params.get(), static_cast<std::size_t>(net.layout().trainable)},
+             {grads.get(), static_cast<std::size_t>(net.layout().trainable)}, 1e-3);
+    benchmark::DoNotOptimize(stats);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+  // 25 MFLOP per sample: forward and weight gradient of every layer, input gradient of all but the first.
+  const double flop = 2.0 * (2.0 * 28 * 28 * 32 * 9 + 3.0 * (14.0 * 14 * 64 * 288 + 3136.0 * 128 + 128.0 * 10));
+  state.counters["GFLOP/s"] = benchmark::Counter(flop * double(batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void BM_Conv1Forward(benchmark::State& s) { run_conv(s, kConv1, false); }
 void BM_Conv1Backward(benchmark::State& s) { run_conv(s, kConv1, true); }
 void BM_Conv2Forward(benchmark::State& s) { run_conv(s, kConv2, false); }
@@ -173,6 +236,7 @@ BENCHMARK(BM_Pool1Forward)->Apply(Args);
 BENCHMARK(BM_Pool1Backward)->Apply(Args);
 BENCHMARK(BM_Pool2Forward)->Apply(Args);
 BENCHMARK(BM_Pool2Backward)->Apply(Args);
+BENCHMARK(BM_CnnStep)->Apply(Args)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

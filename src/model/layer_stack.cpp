@@ -41,6 +41,7 @@ LayerStack<T>::LayerStack(const ModelConfig& config, const SampleShape& input, I
     shape = layers_.back()->output();
   }
   registry.finish();
+  for (std::size_t i = 0; i + 1 < layers_.size(); ++i) layers_[i]->fuse_next(*layers_[i + 1]);
   while (first_learning_ + 1 < layers_.size() && layers_[first_learning_]->parameters() == 0) ++first_learning_;
   inputs_.resize(layers_.size());
 }

@@ -52,7 +52,6 @@ std::uint64_t packed_gemm_scratch_bound(Index m, Index n, Index k) {
 
 #if TRAINER_AVX512_KERNELS
 
-
 namespace {
 
 // Lanes of v that are not +-0.

@@ -147,9 +147,19 @@ class Conv2d final : public Layer<T> {
     this->parameters_ = g_.f * g_.depth() + (has_bias_ ? g_.f : 0);
   }
 
-  void carve_train(Carver& c, Index batch) override { out_buf_.carve(c, batch * g_.out_size()); }
+  void carve_train(Carver& c, Index batch) override {
+    if (!next_) out_buf_.carve(c, batch * g_.out_size());  // fused: the output exists chunk by chunk
+  }
   Index workspace(Index batch) const override {
     return split(batch, static_cast<int>(std::min<Index>(compute_threads(), std::max<Index>(1, batch)))).total;
+  }
+
+  bool fuse_next(Layer<T>& next) override {
+    // The pool records whether each value it takes is above zero: enough for a relu's derivative.
+    if (out_buf_.f != Activation::relu && out_buf_.f != Activation::linear) return false;
+    next_ = next.fusion();
+    if (next_) next_->fuse();
+    return next_ != nullptr;
   }
 
   void products(Index batch, bool training, bool need_input_grad, std::vector<GemmProduct>& out) const override {
@@ -169,30 +179,48 @@ class Conv2d final : public Layer<T> {
   }
 
   T* forward_train(const T* in, Index n, const StepFlags&, SharedBuffers<T> shared) override {
-    run_forward(in, n, shared, out_buf_.pre(), out_buf_.a, out_buf_.keeps_z());
-    return out_buf_.a;
+    run_forward(in, n, shared, out_buf_.pre(), out_buf_.a, out_buf_.keeps_z(), next_ != nullptr);
+    return out_buf_.a;  // fused: null; the pool's forward_train returns the pooled batch
   }
 
   T* backward(const T* in, T* g, Index n, const StepFlags& flags, SharedBuffers<T> shared) override {
-    if (direct_small_ && !flags.need_input_grad) return backward_direct(in, g, n, flags, shared);
     const Split p = fit(n, shared);
     const Index out_size = g_.out_size(), in_size = g_.in_size(), k = g_.depth(), f = g_.f;
-    // g may be the shared gradient buffer, where the input's gradient goes: then all of it becomes
-    // the pre-activation gradient (in the output buffer) before any thread writes there.
-    const bool convert_first = flags.need_input_grad;
+    const bool direct = direct_small_ && !flags.need_input_grad;
+    // Where the gradient before the activation comes from:
+    //  fused      the pool after it spreads its output's gradient over each chunk, relu included;
+    //  fused_relu g itself, masked by the kept output inside the direct kernel;
+    //  otherwise  the output buffer, after the activation's derivative. g may be the shared
+    //             gradient buffer, where the input's gradient goes: then all of it is converted
+    //             before any thread writes there.
+    const bool fused = next_ != nullptr;
+    const bool fused_relu = !fused && direct && out_buf_.f == Activation::relu && g != out_buf_.a;
+    const bool convert_first = !fused && flags.need_input_grad;
     if (convert_first) out_buf_.to_pre_activation_grad(g, n * out_size);
-    const T* w = run_order_weights(shared.workspace);
-    const T* dz_all = out_buf_.a;  // [n * pixels, F]
+    const T* w = flags.need_input_grad ? run_order_weights(shared.workspace) : nullptr;
     auto job = [&](int tid, int count) {
       const Index begin = n * tid / count, end = n * (tid + 1) / count;
-      T* cols = shared.workspace + p.weights + tid * p.slot;
+      T* cols = shared.workspace + p.weights + tid * p.slot;  // or the direct kernels' padded sample
       T* dwt = cols + p.cols;  // [K, F]
       T* db = dwt + p.dwt;     // [F]
+      T* chunk_out = db + p.db;  // fused: [chunk, pixels, F]
       for (Index s0 = begin; s0 < end; s0 += p.chunk) {
         const Index cs = std::min(p.chunk, end - s0), rows = cs * g_.pixels();
         const bool first = s0 == begin;
-        if (!convert_first) out_buf_.to_pre_activation_grad(g, cs * out_size, s0 * out_size);
-        const T* dz = dz_all + s0 * out_size;
+        const T* dz = fused_relu ? g + s0 * out_size : out_buf_.a + s0 * out_size;
+        if (fused) {
+          next_->backward_chunk(chunk_out, s0, cs, out_buf_.f == Activation::relu);
+          dz = chunk_out;
+        } else if (!convert_first && !fused_relu) {
+          out_buf_.to_pre_activation_grad(g, cs * out_size, s0 * out_size);
+        }
+        if constexpr (std::is_same_v<T, float>) {
+          if (direct) {
+            direct_conv_weight_grad(small_, in + s0 * in_size, cs, dz, fused_relu ? out_buf_.a + s0 * out_size : nullptr,
+                                    dwt, has_bias_ ? db : nullptr, !first, cols);
+            continue;
+          }
+        }
         if (has_bias_) bias_grad(dz, db, rows, f, !first);
         const T* x = unfold(in + s0 * in_size, cs, cols);
         gemm_serial<T>(k, f, rows, {x, 1, k, true}, {dz, f, 1, false}, dwt, f, !first);
@@ -209,7 +237,7 @@ class Conv2d final : public Layer<T> {
   }
 
   const T* forward_eval(const T* in, T* out, Index n, SharedBuffers<T> shared) override {
-    run_forward(in, n, shared, out, out, false);
+    run_forward(in, n, shared, out, out, false, false);
     return out;
   }
 
@@ -217,8 +245,8 @@ class Conv2d final : public Layer<T> {
   // How a pass at n rows uses the workspace (floats).
   struct Split {
     int slots = 1;     // threads that take a share of the samples
-    Index chunk = 1;   // samples a thread unfolds at once
-    Index weights = 0, cols = 0, dwt = 0, db = 0;  // pieces, each rounded to 64 bytes
+    Index chunk = 1;   // samples a thread works on at once
+    Index weights = 0, cols = 0, dwt = 0, db = 0, out = 0;  // pieces, each rounded to 64 bytes
     Index slot = 0;    // one thread's pieces
     Index total = 0;
   };
@@ -226,13 +254,16 @@ class Conv2d final : public Layer<T> {
     Split p;
     p.slots = slots;
     const Index share = (std::max<Index>(1, n) + slots - 1) / slots;
-    p.chunk = std::clamp<Index>(workspace_floats_ / std::max<Index>(1, g_.pixels() * g_.depth()), 1, share);
+    // Per sample of a chunk: its unfolded input, and when fused its output.
+    const Index per_sample = (direct_ ? 0 : g_.pixels() * g_.depth()) + (next_ ? g_.out_size() : 0);
+    p.chunk = std::clamp<Index>(workspace_floats_ / std::max<Index>(1, per_sample), 1, share);
     p.weights = reordered_ || direct_small_ ? round16(g_.f * g_.depth()) : 0;
     p.cols = direct_ ? 0 : round16(std::max(p.chunk * g_.pixels() * g_.depth(),
                                             direct_small_ ? direct_conv_scratch_floats(small_) : Index{0}));
     p.dwt = round16(g_.depth() * g_.f);
     p.db = round16(g_.f);
-    p.slot = p.cols + p.dwt + p.db;
+    p.out = next_ ? round16(p.chunk * g_.out_size()) : 0;
+    p.slot = p.cols + p.dwt + p.db + p.out;
     p.total = p.weights + slots * p.slot;
     return p;
   }
@@ -293,7 +324,9 @@ class Conv2d final : public Layer<T> {
     return cols;
   }
 
-  void run_forward(const T* in, Index n, SharedBuffers<T> shared, T* z, T* a, bool keep_z) {
+  // Forward into z and a (the same buffer unless keep_z); fused: each chunk into the thread's
+  // workspace, then through the pool after it.
+  void run_forward(const T* in, Index n, SharedBuffers<T> shared, T* z, T* a, bool keep_z, bool fused) {
     const Split p = fit(n, shared);
     const Index out_size = g_.out_size(), in_size = g_.in_size(), k = g_.depth(), f = g_.f;
     const T* w = run_order_weights(shared.workspace, direct_small_);
@@ -302,51 +335,29 @@ class Conv2d final : public Layer<T> {
     auto job = [&](int tid, int count) {
       const Index begin = n * tid / count, end = n * (tid + 1) / count;
       T* cols = shared.workspace + p.weights + tid * p.slot;
+      T* chunk_out = cols + p.cols + p.dwt + p.db;
       for (Index s0 = begin; s0 < end; s0 += p.chunk) {
         const Index cs = std::min(p.chunk, end - s0), rows = cs * g_.pixels();
-        T* zc = z + s0 * out_size;
-        T* ac = a + s0 * out_size;
+        T* zc = fused ? chunk_out : z + s0 * out_size;
+        T* ac = fused ? chunk_out : a + s0 * out_size;
+        bool done = false;
         if constexpr (std::is_same_v<T, float>) {
           if (direct_small_) {
             direct_conv_forward(small_, in + s0 * in_size, cs, w, bias, act == Activation::relu, zc, cols);
-            if (act != Activation::relu && act != Activation::linear) bias_activation_tile<T>(act, zc, ac, nullptr, rows, f, f, keep_z);
-            continue;
+            if (act != Activation::relu && act != Activation::linear)
+              bias_activation_tile<T>(act, zc, ac, nullptr, rows, f, f, keep_z);
+            done = true;
           }
         }
-        const T* x = unfold(in + s0 * in_size, cs, cols);
-        gemm_serial<T>(rows, f, k, {x, k, 1, true}, {w, 1, k, false}, zc, f, false);
-        bias_activation_tile(act, zc, ac, bias, rows, f, f, keep_z);
-      }
-    };
-    run_on_threads(p.slots, job);
-  }
-
-  // Backward on the direct kernels (no input gradient): each thread's weight and bias gradient
-  // sums over its samples, the relu's derivative taken on the fly from the kept output.
-  T* backward_direct(const T* in, T* g, Index n, const StepFlags& flags, SharedBuffers<T> shared) {
-    const Split p = fit(n, shared);
-    const Index out_size = g_.out_size(), in_size = g_.in_size();
-    const bool fused_relu = out_buf_.f == Activation::relu && g != out_buf_.a;
-    auto job = [&](int tid, int count) {
-      const Index begin = n * tid / count, end = n * (tid + 1) / count;
-      T* scratch = shared.workspace + p.weights + tid * p.slot;
-      T* dwt = scratch + p.cols;
-      T* db = dwt + p.dwt;
-      for (Index s0 = begin; s0 < end; s0 += p.chunk) {
-        const Index cs = std::min(p.chunk, end - s0);
-        const T* dz = g + s0 * out_size;
-        if (!fused_relu) {
-          out_buf_.to_pre_activation_grad(g, cs * out_size, s0 * out_size);
-          dz = out_buf_.a + s0 * out_size;
+        if (!done) {
+          const T* x = unfold(in + s0 * in_size, cs, cols);
+          gemm_serial<T>(rows, f, k, {x, k, 1, true}, {w, 1, k, false}, zc, f, false);
+          bias_activation_tile(act, zc, ac, bias, rows, f, f, keep_z);
         }
-        if constexpr (std::is_same_v<T, float>)
-          direct_conv_weight_grad(small_, in + s0 * in_size, cs, dz, fused_relu ? out_buf_.a + s0 * out_size : nullptr,
-                                  dwt, has_bias_ ? db : nullptr, s0 != begin, scratch);
+        if (fused) next_->forward_chunk(ac, s0, cs);
       }
     };
     run_on_threads(p.slots, job);
-    add_partial_gradients(shared.workspace, p, flags.accumulate);
-    return nullptr;
   }
 
   Init init_;
@@ -356,6 +367,7 @@ class Conv2d final : public Layer<T> {
   bool reordered_ = false;  // the run order differs from PyTorch's (C > 1 and a kernel wider than 1x1)
   DirectConvShape small_{};
   bool direct_small_ = false;  // forward (and backward without input gradient) on direct_conv.hpp
+  ChunkFusion<T>* next_ = nullptr;  // the max pool it runs chunk by chunk, if fused
   int index_ = 0;
   std::size_t weight_ = 0, bias_ = 0;
   bool has_bias_ = true;

@@ -87,6 +87,30 @@ struct StepFlags {
   std::uint64_t dropout_seed = 0;
 };
 
+// A layer that the layer before it can run inside its own per-thread loop, one chunk of samples
+// at a time (a max_pool2d that tiles the output of a conv2d): the previous layer's output then
+// exists only chunk by chunk, in that layer's workspace, instead of being kept for the whole
+// batch, written and read back. Once fuse() is called, the layer's forward_train returns what
+// the chunks wrote, its backward leaves the gradient with respect to its output in its own
+// output buffer (returning it), and the previous layer's backward turns that into the gradient
+// with respect to this layer's input, chunk by chunk.
+template <class T>
+class ChunkFusion {
+ public:
+  virtual void fuse() = 0;
+  // Forward for samples [s0, s0 + count) of the batch; `in` is their part of the input
+  // ([count, input size]). Runs on any compute thread, for disjoint samples.
+  virtual void forward_chunk(const T* in, Index s0, Index count) = 0;
+  // The gradient with respect to the input of samples [s0, s0 + count) into din ([count, input
+  // size]): the output's gradient where forward took each value from, zero elsewhere. With
+  // through_relu, also zero where the value taken was not above zero (the derivative of a relu
+  // the previous layer ended in).
+  virtual void backward_chunk(T* din, Index s0, Index count, bool through_relu) const = 0;
+
+ protected:
+  ~ChunkFusion() = default;
+};
+
 template <class T>
 class Layer {
  public:
@@ -110,6 +134,11 @@ class Layer {
   // Whether backward writes the gradient with respect to the input into the shared buffer (so
   // the buffer must hold this layer's input), rather than in place.
   virtual bool writes_gradient_buffer() const { return true; }
+  // The ChunkFusion this layer offers to the layer before it, or null.
+  virtual ChunkFusion<T>* fusion() { return nullptr; }
+  // Offers the next layer to run inside this one's loop (see ChunkFusion); returns whether it
+  // took it. Called once, before any carving.
+  virtual bool fuse_next(Layer<T>& next) { (void)next; return false; }
   // Appends the GEMMs of a training step at `batch` rows (forward, weight and, with
   // need_input_grad, input gradients) or of a forward-only pass.
   virtual void products(Index batch, bool training, bool need_input_grad, std::vector<GemmProduct>& out) const {
