@@ -5,8 +5,8 @@
 
 Usage: bench/cnn_bench.py --trainer BUILD/trainer --torch-script PEERS/torch_cnn.py --data DIR --out DIR
            [--config configs/fashion-mnist-cnn.json] [--batches 32,128,512] [--rows 10000] [--repeats 1]
-           [--settings ootb,blas1,passive,passive-cl] [--gemm-json OUT/gemm.json | --peak-gflops G]
-           [--table-only]
+           [--settings ootb,blas1,passive,passive-cl] [--gemm-bench BUILD/bench/gemm_bench]
+           [--gemm-json OUT/gemm.json | --peak-gflops G] [--table-only]
 
 Every round runs, for each batch size, the trainer and each PyTorch setting as its own process,
 in an order that rotates from round to round (this VM's speed drifts by 2-3x within an hour, so
@@ -22,10 +22,15 @@ kernels; the caller's thread variables dropped):
   passive-cl  in memory, OMP_WAIT_POLICY=PASSIVE, channels-last (oneDNN's preferred layout)
   1thread     in memory, 1 thread everywhere (not in the default list)
 
+With --gemm-bench, every round also measures the 2-thread SGEMM peak (square products of 2048
+and 4096 through OpenBLAS and the trainer's kernel, the best median), so that the trainer's share
+of the model's FLOP bound compares figures of the same minutes; otherwise the peak comes from
+bench/gemm_compare.py's JSON (--gemm-json) or --peak-gflops.
+
 Writes OUT/cnn-runs.jsonl (one line per run: tool, setting, batch, round, samples/s, peak RSS,
 load) and prints the table (also OUT/cnn-table.md): medians per batch, the best PyTorch setting,
 ratios, peak RSS against PyTorch's memory-mapped (ootb) run, and the trainer's share of the
-model's FLOP bound at the 2-thread SGEMM peak (from bench/gemm_compare.py's JSON).
+model's FLOP bound at the 2-thread SGEMM peak.
 """
 import argparse
 import json
@@ -52,7 +57,7 @@ SETTINGS = {
     "passive-cl": {"args": ["--in-memory", "--channels-last"], "env": {"OMP_WAIT_POLICY": "PASSIVE"}},
     "1thread": {"args": ["--in-memory"], "env": {}, "threads": 1},
 }
-LABELS = {"ootb": "out of the box, mmap", "blas1": "in memory, OpenBLAS 1 thread",
+LABELS = {"trainer": "trainer", "ootb": "out of the box, mmap", "blas1": "in memory, OpenBLAS 1 thread",
           "passive": "in memory, OMP_WAIT_POLICY=PASSIVE", "passive-cl": "in memory, PASSIVE, channels-last",
           "1thread": "in memory, 1 thread"}
 DROPPED_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOMP_SPINCOUNT",
@@ -138,11 +143,31 @@ def run_torch(a, setting, batch):
     return rate, rss
 
 
+def run_sgemm_peak(a):
+    """The best 2-thread GFLOP/s on squares, OpenBLAS (pthread) and the trainer's own kernel."""
+    best = None
+    for backend in ("openblas", "trainer"):
+        cmd = [a.gemm_bench, "--backend", backend, "--threads", "2", "--samples", "3", "--batches", "",
+               "--squares", "2048,4096"]
+        if backend == "openblas":
+            cmd += ["--openblas-lib", "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0"]
+        env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+        env.update({"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"})
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        for line in res.stdout.splitlines():
+            x = json.loads(line) if line.strip().startswith("{") else {}
+            if x.get("kind") == "square":
+                best = max(best or 0.0, x["gflops_median"])
+    return best
+
+
 def measure(a):
     rows_dir = subset(a)
     config = trainer_config(a, rows_dir)
     runs = os.path.join(a.out, "cnn-runs.jsonl")
     tools = ["trainer"] + a.settings
+    if a.gemm_bench:
+        tools.append("sgemm")
     for r in range(1, a.repeats + 1):
         for bi, batch in enumerate(a.batches):
             shift = (r - 1 + bi) % len(tools)
@@ -150,12 +175,14 @@ def measure(a):
                 load = loadavg()
                 t0 = time.time()
                 print(f"cnn_bench: round {r}/{a.repeats} B={batch} {tool} (load {load})", file=sys.stderr)
-                if tool == "trainer":
+                if tool == "sgemm":
+                    rate, rss = run_sgemm_peak(a), None  # GFLOP/s, not samples/s
+                elif tool == "trainer":
                     rate, rss = run_trainer(a, config, batch, f"r{r}")
                 else:
                     rate, rss = run_torch(a, tool, batch)
                 with open(runs, "a") as f:
-                    f.write(json.dumps({"tool": "trainer" if tool == "trainer" else "torch", "setting": tool,
+                    f.write(json.dumps({"tool": tool if tool in ("trainer", "sgemm") else "torch", "setting": tool,
                                         "batch": batch, "round": r, "rows": a.rows, "samples_per_sec": rate,
                                         "peak_rss_mib": rss, "loadavg_1min": load,
                                         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
@@ -176,11 +203,17 @@ def table(a):
     runs = []
     with open(os.path.join(a.out, "cnn-runs.jsonl")) as f:
         runs = [json.loads(x) for x in f if x.strip()]
-    peak = peak_gflops(a)
+    all_runs = runs
+    round_peaks = [r["samples_per_sec"] for r in runs if r["setting"] == "sgemm" and r["samples_per_sec"]]
+    peak = statistics.median(round_peaks) if round_peaks else peak_gflops(a)
+    runs = [r for r in runs if r["setting"] != "sgemm"]
     med = lambda xs: statistics.median(xs) if xs else None  # noqa: E731
     fmt = lambda v, spec=".0f": "n/a" if v is None else format(v, spec)  # noqa: E731
     ratio = lambda x, y: f"{x / y:.2f}x" if x and y else "n/a"  # noqa: E731
     settings = [s for s in SETTINGS if any(r["setting"] == s for r in runs)]
+
+    def round_peaks_by(batch):
+        return [r for r in all_runs if r["setting"] == "sgemm" and r["batch"] == batch and r["samples_per_sec"]]
     out = []
     out.append(f"Fashion-MNIST CNN, {runs[0]['rows'] if runs else '?'} rows, 2 threads, samples/s of epoch 2 "
                f"(medians over {max((r['round'] for r in runs), default=0)} rounds)\n")
@@ -200,7 +233,14 @@ def table(a):
                      and r["peak_rss_mib"]), default=None)
         o_rss = max((r["peak_rss_mib"] for r in runs if r["batch"] == batch and r["setting"] == "ootb"
                      and r["peak_rss_mib"]), default=None)
-        share = f"{100 * trainer * FLOP_PER_SAMPLE / (peak * 1e9):.0f}%" if trainer and peak else "n/a"
+        # With a peak per round: the median over rounds of trainer / bound of the same round.
+        shares = [r["samples_per_sec"] * FLOP_PER_SAMPLE / (p["samples_per_sec"] * 1e9) for r in runs
+                  for p in round_peaks_by(batch) if r["batch"] == batch and r["setting"] == "trainer"
+                  and r["round"] == p["round"] and r["samples_per_sec"]]
+        if shares:
+            share = f"{100 * statistics.median(shares):.0f}%"
+        else:
+            share = f"{100 * trainer * FLOP_PER_SAMPLE / (peak * 1e9):.0f}%" if trainer and peak else "n/a"
         out.append(f"| {batch} | {fmt(trainer)} | {fmt(best[1])} ({best[0]}) | **{ratio(trainer, best[1])}** | "
                    f"{fmt(ootb)} | **{ratio(trainer, ootb)}** | {fmt(t_rss)} MiB | {fmt(o_rss)} MiB | "
                    f"{ratio(t_rss, o_rss)} | {share} |")
@@ -210,7 +250,7 @@ def table(a):
                " | median | peak RSS |")
     out.append("|---|---|" + "---|" * (len({r['round'] for r in runs}) + 2))
     for batch in sorted({r["batch"] for r in runs}):
-        for s in settings:
+        for s in ["trainer"] + settings:
             mine = sorted((r for r in runs if r["batch"] == batch and r["setting"] == s), key=lambda r: r["round"])
             if not mine:
                 continue
@@ -219,7 +259,12 @@ def table(a):
             out.append(f"| {batch} | {LABELS.get(s, s)} | " + " | ".join(cells) +
                        f" | {fmt(med([r['samples_per_sec'] for r in mine if r['samples_per_sec']]))} | {fmt(rss)} MiB |")
     out.append("")
-    if peak:
+    if round_peaks:
+        out.append(f"2-thread SGEMM peak per round and batch (GFLOP/s): "
+                   f"{', '.join(f'{p:.0f}' for p in round_peaks)}; the share of the bound is the median over "
+                   f"rounds of the trainer's samples/s x {FLOP_PER_SAMPLE:,} FLOP / the peak of the same round "
+                   f"(median peak {peak:.1f} GFLOP/s = {peak * 1e9 / FLOP_PER_SAMPLE:.0f} samples/s).")
+    elif peak:
         out.append(f"FLOP bound: {FLOP_PER_SAMPLE:,} FLOP per training sample at the 2-thread SGEMM peak of "
                    f"{peak:.1f} GFLOP/s = {peak * 1e9 / FLOP_PER_SAMPLE:.0f} samples/s.")
     else:
@@ -242,6 +287,7 @@ def main():
     ap.add_argument("--rows", type=int, default=10000)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--settings", default="ootb,blas1,passive,passive-cl")
+    ap.add_argument("--gemm-bench")
     ap.add_argument("--gemm-json")
     ap.add_argument("--peak-gflops", type=float)
     ap.add_argument("--table-only", action="store_true")

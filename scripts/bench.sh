@@ -4,10 +4,10 @@
 # Usage: scripts/bench.sh [--model mlp|cnn] [--accuracy [--seeds "1 2 3"]] [--batches "32 256 2048"] [--repeats N]
 #                         [--gemm-rounds N] [--rows N] [--skip-gemm] [--skip-torch] [--out DIR]
 #   --model cnn the image model (configs/fashion-mnist-cnn.json against ../shared/peers/torch_cnn.py):
-#               SGEMM peak (2 threads, squares), one conv layer's forward and backward
-#               (bench/conv_bench.cpp; both skipped by --skip-gemm), then bench/cnn_bench.py: per
-#               round and batch (default "32 128 512"), the trainer and 4 PyTorch settings
-#               interleaved, 2 epochs on the first --rows rows (default 10000), epoch 2 timed.
+#               one conv layer's forward and backward and one training step (bench/conv_bench.cpp),
+#               then bench/cnn_bench.py: per round and batch (default "32 128 512"), the trainer,
+#               4 PyTorch settings and the 2-thread SGEMM peak interleaved (--skip-gemm: no
+#               conv_bench, no peak), 2 epochs on the first --rows rows (default 10000), epoch 2 timed.
 #   --model mlp (the default): the MLP of issue 6 (784-512-256-10, configs/fashion-mnist-mlp.json):
 #   default     SGEMM peak (bench/gemm_compare.py), one training step per layer size and batch
 #               (bench/step_bench.cpp, Google Benchmark; both skipped by --skip-gemm), then for each batch size one epoch of
@@ -107,21 +107,20 @@ config="$root/configs/fashion-mnist-mlp.json"
 { date -u +"date: %Y-%m-%dT%H:%M:%SZ"; lscpu | head -20; uptime; echo "libblas.so.3: $blas"; } > "$out/machine.txt"
 
 if [ "$model" = cnn ]; then
+  gemm_args=()
   if [ "$skip_gemm" -eq 0 ]; then
-    echo "bench.sh: SGEMM peak (OpenBLAS and the trainer's kernel, 2 threads, squares), $gemm_rounds rounds" >&2
-    "$py" "$root/bench/gemm_compare.py" --gemm-bench "$build/bench/gemm_bench" --rounds "$gemm_rounds" \
-      --configs openblas-pthread:2,trainer:2 --batches "" --squares 2048,4096 \
-      --json "$out/gemm.json" --raw "$out/gemm-raw.jsonl" > "$out/gemm.md"
-    echo "bench.sh: one conv layer's forward and backward (bench/conv_bench.cpp)" >&2
+    echo "bench.sh: one conv layer's forward and backward, one training step (bench/conv_bench.cpp)" >&2
     "$build/bench/conv_bench" --benchmark_min_time=0.3 --benchmark_out="$out/conv_bench.json" \
       --benchmark_out_format=json > "$out/conv_bench.txt"
+    gemm_args=(--gemm-bench "$build/bench/gemm_bench")  # the SGEMM peak, in every round
   fi
   settings=ootb,blas1,passive,passive-cl
   [ "$skip_torch" -eq 1 ] && settings=""
   [ "$have_trainer" -eq 1 ] || { echo "bench.sh: no trainer to measure" >&2; exit 1; }
   "$py" "$root/bench/cnn_bench.py" --trainer "$trainer" --torch-script "$root/../shared/peers/torch_cnn.py" \
     --data "$data" --out "$out" --config "$root/configs/fashion-mnist-cnn.json" \
-    --batches "$(echo "$batches" | tr -s ' ' ,)" --rows "$rows" --repeats "$repeats" --settings "$settings"
+    --batches "$(echo "$batches" | tr -s ' ' ,)" --rows "$rows" --repeats "$repeats" --settings "$settings" \
+    "${gemm_args[@]}"
   exit 0
 fi
 
