@@ -52,7 +52,8 @@ struct Tiling {
 };
 
 // Tiles of at most kTileM x kTileN, near-equal in size; along the larger side their count is a
-// multiple of the thread count so that round-robin dealing balances the work.
+// multiple of the thread count so that the work balances. Threads take the next tile as they
+// finish one (WorkItems): each tile is computed whole by one thread, whichever it is.
 Tiling plan_tiles(Index m, Index n, Index k, int threads) {
   Tiling t;
   if (m <= 0 || n <= 0) return t;
@@ -94,8 +95,9 @@ void run_tiled(const Tiling& t, Index m, Index n, Tile&& tile) {
     for (Index i = 0; i < tiles; ++i) run_one(i);
     return;
   }
-  auto deal = [&](int tid, int count) {
-    for (Index i = tid; i < tiles; i += count) run_one(i);
+  WorkItems items(tiles);
+  auto deal = [&](int, int) {
+    for (Index i; (i = items.next()) >= 0;) run_one(i);
   };
   run_on_threads(t.used, deal);
 }

@@ -1,12 +1,13 @@
 // conv2d: a convolution over NHWC images as GEMMs over unfolded (im2col) chunks of samples.
 //
-// Each compute thread takes its share of the batch's samples and works through it in chunks
-// whose unfolded input stays in its core's L2 cache (LayerSite::workspace_floats): it unfolds a
-// chunk into its own slice of the shared workspace and runs the chunk's products on its own
-// (gemm_serial); backward also folds the unfolded gradient back (col2im) and adds the weight
-// and bias gradients into its own partial sums, which are added up at the end. One parallel
-// region per pass, no barrier per chunk, and the split depends only on the batch and the thread
-// count, so results are reproducible for a given thread count.
+// The batch is cut into chunks of samples whose unfolded input stays in a core's L2 cache
+// (LayerSite::workspace_floats), which the compute threads take as they go (WorkItems): a thread
+// unfolds its chunk into its own slice of the shared workspace and runs the chunk's products on
+// its own (gemm_serial); backward also folds the unfolded gradient back (col2im) and adds the
+// weight and bias gradients into partial sums, one per lane of consecutive chunks, which are
+// added up in lane order at the end. One parallel region per pass, no barrier per chunk, and
+// the chunks and lanes depend only on the batch and the thread count, so results are
+// reproducible for a given thread count whichever thread took what.
 //
 // Unfolded columns are ordered kernel row, kernel column, input channel (the "run order"): in
 // NHWC a kernel row's taps are then one contiguous run of kw x C input values, so unfolding and
@@ -22,10 +23,10 @@
 // per 32 filters. Its relu (and the relu's derivative) run inside those kernels.
 //
 // Workspace, in floats, each piece 64-byte aligned: the weights in the run order (when they
-// differ; the direct kernels take them transposed, [K, F]), then per thread: the unfolded chunk
-// [chunk samples x pixels, K] (the direct kernels' padded sample), the weight gradient's partial
-// sum [K, F] (transposed: K = kh kw C is a multiple of the GEMM kernel's 12 rows more often than
-// F) and the bias gradient's [F].
+// differ; the direct kernels take them transposed, [K, F]); per thread the unfolded chunk
+// [chunk samples x pixels, K] (the direct kernels' padded sample) and, fused with a pool, the
+// chunk's output; per lane the weight gradient's partial sum [K, F] (transposed: K = kh kw C is
+// a multiple of the GEMM kernel's 12 rows more often than F) and the bias gradient's [F].
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -110,6 +111,9 @@ void col2im(const Geometry& g, const T* cols, Index samples, T* dst) {
 }
 
 Index round16(Index floats) { return (floats + 15) / 16 * 16; }
+
+// Chunks (and backward's lanes) per thread, when the batch has that many samples.
+constexpr Index kChunksPerThread = 4;
 
 template <class T>
 class Conv2d final : public Layer<T> {
@@ -198,37 +202,40 @@ class Conv2d final : public Layer<T> {
     const bool convert_first = !fused && flags.need_input_grad;
     if (convert_first) out_buf_.to_pre_activation_grad(g, n * out_size);
     const T* w = flags.need_input_grad ? run_order_weights(shared.workspace) : nullptr;
-    auto job = [&](int tid, int count) {
-      const Index begin = n * tid / count, end = n * (tid + 1) / count;
-      T* cols = shared.workspace + p.weights + tid * p.slot;  // or the direct kernels' padded sample
-      T* dwt = cols + p.cols;  // [K, F]
-      T* db = dwt + p.dwt;     // [F]
-      T* chunk_out = db + p.db;  // fused: [chunk, pixels, F]
-      for (Index s0 = begin; s0 < end; s0 += p.chunk) {
-        const Index cs = std::min(p.chunk, end - s0), rows = cs * g_.pixels();
-        const bool first = s0 == begin;
-        const T* dz = fused_relu ? g + s0 * out_size : out_buf_.a + s0 * out_size;
-        if (fused) {
-          next_->backward_chunk(chunk_out, s0, cs, out_buf_.f == Activation::relu);
-          dz = chunk_out;
-        } else if (!convert_first && !fused_relu) {
-          out_buf_.to_pre_activation_grad(g, cs * out_size, s0 * out_size);
-        }
-        if constexpr (std::is_same_v<T, float>) {
-          if (direct) {
-            direct_conv_weight_grad(small_, in + s0 * in_size, cs, dz, fused_relu ? out_buf_.a + s0 * out_size : nullptr,
-                                    dwt, has_bias_ ? db : nullptr, !first, cols);
-            continue;
+    WorkItems lanes(p.lanes);
+    auto job = [&](int slot, int) {
+      T* cols = shared.workspace + p.slot_at(slot);  // or the direct kernels' padded sample
+      T* chunk_out = cols + p.cols;                  // fused: [chunk, pixels, F]
+      for (Index lane; (lane = lanes.next()) >= 0;) {
+        T* dwt = shared.workspace + p.lane_at(lane);  // [K, F]
+        T* db = dwt + p.dwt;                          // [F]
+        const Index first_chunk = p.chunks * lane / p.lanes, end_chunk = p.chunks * (lane + 1) / p.lanes;
+        for (Index c = first_chunk; c < end_chunk; ++c) {
+          const Index s0 = c * p.chunk, cs = std::min(p.chunk, n - s0), rows = cs * g_.pixels();
+          const bool first = c == first_chunk;
+          const T* dz = fused_relu ? g + s0 * out_size : out_buf_.a + s0 * out_size;
+          if (fused) {
+            next_->backward_chunk(chunk_out, s0, cs, out_buf_.f == Activation::relu);
+            dz = chunk_out;
+          } else if (!convert_first && !fused_relu) {
+            out_buf_.to_pre_activation_grad(g, cs * out_size, s0 * out_size);
           }
+          if constexpr (std::is_same_v<T, float>) {
+            if (direct) {
+              direct_conv_weight_grad(small_, in + s0 * in_size, cs, dz, fused_relu ? out_buf_.a + s0 * out_size : nullptr,
+                                      dwt, has_bias_ ? db : nullptr, !first, cols);
+              continue;
+            }
+          }
+          if (has_bias_) bias_grad(dz, db, rows, f, !first);
+          const T* x = unfold(in + s0 * in_size, cs, cols);
+          gemm_serial<T>(k, f, rows, {x, 1, k, true}, {dz, f, 1, false}, dwt, f, !first);
+          if (!flags.need_input_grad) continue;
+          T* din = shared.gradient + s0 * in_size;
+          T* dx = direct_ ? din : cols;  // the unfolded input is used up: its floats take its gradient
+          gemm_serial<T>(rows, k, f, {dz, f, 1, true}, {w, k, 1, false}, dx, k, false);
+          if (!direct_) col2im(g_, dx, cs, din);
         }
-        if (has_bias_) bias_grad(dz, db, rows, f, !first);
-        const T* x = unfold(in + s0 * in_size, cs, cols);
-        gemm_serial<T>(k, f, rows, {x, 1, k, true}, {dz, f, 1, false}, dwt, f, !first);
-        if (!flags.need_input_grad) continue;
-        T* din = shared.gradient + s0 * in_size;
-        T* dx = direct_ ? din : cols;  // the unfolded input is used up: its floats take its gradient
-        gemm_serial<T>(rows, k, f, {dz, f, 1, true}, {w, k, 1, false}, dx, k, false);
-        if (!direct_) col2im(g_, dx, cs, din);
       }
     };
     run_on_threads(p.slots, job);
@@ -242,29 +249,42 @@ class Conv2d final : public Layer<T> {
   }
 
  private:
-  // How a pass at n rows uses the workspace (floats).
+  // How a pass at n rows uses the workspace (floats): chunks of samples handed out to the
+  // threads as they ask (WorkItems), each thread with its own scratch; in backward the chunks
+  // form lanes of consecutive chunks, each lane with its own partial weight and bias gradient,
+  // so that the sums do not depend on which thread took which lane.
   struct Split {
-    int slots = 1;     // threads that take a share of the samples
+    int slots = 1;     // threads
     Index chunk = 1;   // samples a thread works on at once
-    Index weights = 0, cols = 0, dwt = 0, db = 0, out = 0;  // pieces, each rounded to 64 bytes
-    Index slot = 0;    // one thread's pieces
+    Index chunks = 1;  // of the n samples
+    Index lanes = 1;   // backward's groups of consecutive chunks
+    Index weights = 0, cols = 0, out = 0, dwt = 0, db = 0;  // pieces, each rounded to 64 bytes
+    Index per_slot = 0, per_lane = 0;  // cols + out, dwt + db
     Index total = 0;
+    // [weights] [slot 0: cols, out] [slot 1] ... [lane 0: dwt, db] [lane 1] ...
+    Index slot_at(int slot) const { return weights + slot * per_slot; }
+    Index lane_at(Index lane) const { return weights + slots * per_slot + lane * per_lane; }
   };
   Split split(Index n, int slots) const {
     Split p;
     p.slots = slots;
-    const Index share = (std::max<Index>(1, n) + slots - 1) / slots;
+    // Enough chunks for every thread to take several (a descheduled thread then holds up little),
+    // each within the budget of floats a thread keeps in its L2 cache.
+    const Index share = (std::max<Index>(1, n) + slots * kChunksPerThread - 1) / (slots * kChunksPerThread);
     // Per sample of a chunk: its unfolded input, and when fused its output.
     const Index per_sample = (direct_ ? 0 : g_.pixels() * g_.depth()) + (next_ ? g_.out_size() : 0);
     p.chunk = std::clamp<Index>(workspace_floats_ / std::max<Index>(1, per_sample), 1, share);
+    p.chunks = (std::max<Index>(1, n) + p.chunk - 1) / p.chunk;
+    p.lanes = std::min<Index>(p.chunks, slots * kChunksPerThread);
     p.weights = reordered_ || direct_small_ ? round16(g_.f * g_.depth()) : 0;
     p.cols = direct_ ? 0 : round16(std::max(p.chunk * g_.pixels() * g_.depth(),
                                             direct_small_ ? direct_conv_scratch_floats(small_) : Index{0}));
+    p.out = next_ ? round16(p.chunk * g_.out_size()) : 0;
     p.dwt = round16(g_.depth() * g_.f);
     p.db = round16(g_.f);
-    p.out = next_ ? round16(p.chunk * g_.out_size()) : 0;
-    p.slot = p.cols + p.dwt + p.db + p.out;
-    p.total = p.weights + slots * p.slot;
+    p.per_slot = p.cols + p.out;
+    p.per_lane = p.dwt + p.db;
+    p.total = p.weights + slots * p.per_slot + p.lanes * p.per_lane;
     return p;
   }
   // The split a pass at n rows uses: one share per compute thread (at most one per sample), fewer
@@ -294,18 +314,18 @@ class Conv2d final : public Layer<T> {
     return workspace;
   }
 
-  // Adds the threads' partial weight and bias gradients (the weight's transposed and in the run
+  // Adds the lanes' partial weight and bias gradients (the weight's transposed and in the run
   // order) into the parameters' gradients (= without accumulate).
   void add_partial_gradients(const T* workspace, const Split& p, bool accumulate) {
     const Index k = g_.depth(), khw = g_.kh * g_.kw, f = g_.f;
-    const T* first = workspace + p.weights + p.cols;
+    const T* first = workspace + p.lane_at(0);
     T* dw = this->grad(weight_);
     for (Index t = 0; t < khw; ++t)
       for (Index c = 0; c < g_.c; ++c) {
         const Index kr = t * g_.c + c, kp = reordered_ ? c * khw + t : kr;
         for (Index j = 0; j < f; ++j) {
           T sum = first[kr * f + j];
-          for (int s = 1; s < p.slots; ++s) sum += first[s * p.slot + kr * f + j];
+          for (Index lane = 1; lane < p.lanes; ++lane) sum += first[lane * p.per_lane + kr * f + j];
           dw[j * k + kp] = accumulate ? dw[j * k + kp] + sum : sum;
         }
       }
@@ -313,7 +333,7 @@ class Conv2d final : public Layer<T> {
     T* db = this->grad(bias_);
     for (Index j = 0; j < f; ++j) {
       T sum = first[p.dwt + j];
-      for (int s = 1; s < p.slots; ++s) sum += first[s * p.slot + p.dwt + j];
+      for (Index lane = 1; lane < p.lanes; ++lane) sum += first[lane * p.per_lane + p.dwt + j];
       db[j] = accumulate ? db[j] + sum : sum;
     }
   }
@@ -332,12 +352,12 @@ class Conv2d final : public Layer<T> {
     const T* w = run_order_weights(shared.workspace, direct_small_);
     const T* bias = has_bias_ ? this->param(bias_) : nullptr;
     const Activation act = out_buf_.f;
-    auto job = [&](int tid, int count) {
-      const Index begin = n * tid / count, end = n * (tid + 1) / count;
-      T* cols = shared.workspace + p.weights + tid * p.slot;
-      T* chunk_out = cols + p.cols + p.dwt + p.db;
-      for (Index s0 = begin; s0 < end; s0 += p.chunk) {
-        const Index cs = std::min(p.chunk, end - s0), rows = cs * g_.pixels();
+    WorkItems chunks(p.chunks);
+    auto job = [&](int slot, int) {
+      T* cols = shared.workspace + p.slot_at(slot);
+      T* chunk_out = cols + p.cols;
+      for (Index c; (c = chunks.next()) >= 0;) {
+        const Index s0 = c * p.chunk, cs = std::min(p.chunk, n - s0), rows = cs * g_.pixels();
         T* zc = fused ? chunk_out : z + s0 * out_size;
         T* ac = fused ? chunk_out : a + s0 * out_size;
         bool done = false;
