@@ -19,6 +19,7 @@ namespace trainer {
 inline constexpr std::uint32_t kCheckpointVersion = 2;
 
 struct CheckpointData {
+  std::uint32_t version = kCheckpointVersion;  // the format a file was read in (written: the current)
   std::string config_json;          // canonical config the run was made with
   std::uint64_t config_hash = 0;
   std::int64_t input_width = 0;

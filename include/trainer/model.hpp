@@ -59,11 +59,16 @@ struct MemoryItem {
   std::uint64_t bytes = 0;
 };
 
-// A float product the network runs: output [m, n], depth k. per_thread: every compute thread
-// runs such products alone, each on its own share of the batch (a convolution's chunks of
-// samples), rather than the product being split over the threads.
+// A float product the network runs: output [m, n], depth k. A smaller batch (a partial
+// micro-batch, a convolution's last or smaller chunk of samples) shrinks its rows, or, for a
+// weight gradient, whose depth is the batch's rows, its depth: to a multiple of `step` (a
+// sample's rows: 1, or a convolution's output pixels). per_thread: every compute thread runs such
+// products alone, each on its own share of the batch (a convolution's chunks of samples), rather
+// than the product being split over the threads.
 struct GemmProduct {
   std::int64_t m = 0, n = 0, k = 0;
+  bool depth_is_batch = false;
+  std::int64_t step = 1;
   bool per_thread = false;
 };
 
@@ -174,6 +179,13 @@ struct GemmTiling {
   std::uint64_t packing_bound = 0;
 };
 GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threads);
+
+// The stack bytes one product (and every smaller one of its batch) packs: on the thread that
+// calls it, and on each other compute thread when it is split over them or runs on each.
+struct GemmStackBound {
+  std::uint64_t caller = 0, worker = 0;
+};
+GemmStackBound gemm_stack_bound(const GemmProduct& product, int threads);
 
 // Packed blocks above this size would go to the heap (EIGEN_STACK_ALLOCATION_LIMIT in the kernels).
 inline constexpr std::uint64_t kGemmStackLimit = 4 * 1024 * 1024;

@@ -35,6 +35,14 @@ namespace trainer {
 // prefetcher's gather frames.
 inline constexpr std::uint64_t kThreadOverhead = 32u * 1024;
 
+// What the budget limits: resident memory (cgroup, meminfo, --ram), or the address space an
+// rlimit counts, where every thread's stack is reserved whole.
+enum class LimitKind {
+  resident,
+  rlimit_data,  // private writable mappings: thread stacks, not the main thread's stack
+  rlimit_as,    // all of the address space, the main thread's stack included
+};
+
 struct RuntimeCosts {
   int threads = 1;                         // compute threads, the calling one included
   std::uint64_t baseline = 0;              // RssAnon before the run allocates
@@ -42,13 +50,15 @@ struct RuntimeCosts {
   // Bytes counted per created thread: kThreadOverhead resident; under an rlimit budget the
   // whole reserved stack (RLIMIT_DATA and RLIMIT_AS count it, touched or not).
   std::uint64_t thread_bytes = kThreadOverhead;
+  LimitKind limit = LimitKind::resident;
 };
 
-// threads: compute threads in effect; baseline: RssAnon now (read here). virtual_limit: the
-// budget is an rlimit, which counts reserved stacks whole.
-RuntimeCosts current_runtime_costs(int threads, std::int64_t file_rows, bool virtual_limit = false);
+// threads: compute threads in effect; baseline: RssAnon now (read here); limit: what the
+// budget limits (an rlimit counts reserved stacks whole).
+RuntimeCosts current_runtime_costs(int threads, std::int64_t file_rows, LimitKind limit = LimitKind::resident);
 
-// Items: plan_storage(net, shape), then gemm_scratch ("GEMM scratch on the stacks (T threads)"),
+// Items: plan_storage(net, shape), then gemm_scratch ("GEMM scratch on the stacks (T threads)":
+// under an rlimit, only what lies outside the stacks it already counts whole),
 // thread_stacks ("thread stacks and TLS (W workers + prefetcher)"), prefetcher_counters and
 // runtime_baseline.
 MemoryPlan plan_run(const Network& net, const RunShape& shape, const RuntimeCosts& costs);

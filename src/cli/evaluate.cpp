@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "cli/run_config.hpp"
 #include "trainer/checkpoint.hpp"
+#include "trainer/network_for.hpp"
 #include "trainer/data_sets.hpp"
 #include "trainer/error.hpp"
 #include "trainer/evaluation.hpp"
@@ -16,9 +18,10 @@
 
 namespace trainer::cli {
 
-void add_evaluate(CLI::App& app, const Globals& g, Action& action) {
+void add_evaluate(CLI::App& app, Globals& g, Action& action) {
   auto weights = std::make_shared<std::string>();
   auto* sub = app.add_subcommand("evaluate", "Loss and accuracy of a checkpoint on the test (or validation) set");
+  add_common_flags(*sub, g, kAllCommonFlags);
   sub->footer("Example: trainer evaluate --config configs/digits-mlp.json --weights run.ckpt");
   sub->add_option("--weights", *weights, "Checkpoint written by trainer fit --checkpoint")->required();
   sub->callback([&action, &g, weights] {
@@ -37,7 +40,7 @@ void add_evaluate(CLI::App& app, const Globals& g, Action& action) {
         throw Error::usage(at_key(config.source, "/data/test"), "names no test or validation data to evaluate",
                            "/data/test, /data/validation or /data/validation_split");
       }
-      Network net(config.model, data.input);
+      Network net = network_for(config, data.input);
       if (static_cast<std::size_t>(net.layout().total) != ck.params.size() || ck.input_width != data.width ||
           (data.input.image && ck.input != data.input)) {
         throw Error::data(*weights, "checkpoint does not match the model's parameter layout");

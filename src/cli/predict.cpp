@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "trainer/checkpoint.hpp"
 #include "trainer/error.hpp"
 #include "trainer/log.hpp"
@@ -23,9 +24,10 @@ struct PredictFlags {
 
 }  // namespace
 
-void add_predict(CLI::App& app, const Globals& g, Action& action) {
+void add_predict(CLI::App& app, Globals& g, Action& action) {
   auto f = std::make_shared<PredictFlags>();
   auto* sub = app.add_subcommand("predict", "Model outputs for every row of an .npy file, written as .npy");
+  add_common_flags(*sub, g, kRamFlag | kThreadsFlag | kOutputFlags);
   sub->footer("Example: trainer predict --weights run.ckpt --input data/digits/test_x.npy --output pred.npy\n"
               "Outputs are class probabilities (cross_entropy: softmax; binary_cross_entropy: sigmoid) or values (mse).");
   sub->add_option("--weights", f->weights, "Checkpoint written by trainer fit --checkpoint")->required();

@@ -6,8 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "cli/run_config.hpp"
 #include "trainer/batch_search_json.hpp"
+#include "trainer/network_for.hpp"
 #include "trainer/data_sets.hpp"
 #include "trainer/distributed.hpp"
 #include "trainer/memory_search.hpp"
@@ -59,14 +61,15 @@ void print_layers(const std::vector<LayerSummary>& layers) {
 
 }  // namespace
 
-void add_probe_batch(CLI::App& app, const Globals& g, Action& action) {
+void add_probe_batch(CLI::App& app, Globals& g, Action& action) {
   auto* sub = app.add_subcommand("probe-batch", "Memory budget, the largest batch that fits, the breakdown and the trials");
+  add_common_flags(*sub, g, kAllCommonFlags);
   sub->footer("Example: trainer probe-batch --config configs/fashion-mnist-mlp.json --ram 12G --json");
   sub->callback([&action, &g] {
     action = [&g] {
       Config config = load_run_config(g);
       DataSets data = open_data(config, DataUse::train);
-      Network net(config.model, data.input);
+      Network net = network_for(config, data.input);
       Optimizer optimizer(config.optimizer);
       set_compute_threads(static_cast<int>(config.training.threads));
       RunShape shape;

@@ -83,13 +83,15 @@ DataConfig read_data(const ObjectView& o) {
   return d;
 }
 
-// A height and width: a number (both) or [h, w], each an integer >= min.
+// A height and width: a number (both) or [h, w], each an integer in [min, 2^20] (larger sides
+// would overflow the shape arithmetic long before any image needs them).
 Extent read_extent(const ObjectView& o, const std::string& key, Extent fallback, std::int64_t min) {
   if (!o.has(key)) return fallback;
   const json& v = o.raw(key);
-  const std::string want = "an integer >= " + std::to_string(min) + " or [h, w] of them";
+  constexpr std::int64_t kMax = std::int64_t{1} << 20;
+  const std::string want = "an integer from " + std::to_string(min) + " to " + std::to_string(kMax) + " or [h, w] of them";
   auto one = [&](const json& e) {
-    if (!e.is_number_integer() || e.get<std::int64_t>() < min)
+    if (!e.is_number_integer() || e.get<std::int64_t>() < min || e.get<std::int64_t>() > kMax)
       throw o.error(key, "value " + v.dump() + " is not " + want, want);
     return e.get<std::int64_t>();
   };

@@ -20,7 +20,7 @@ constexpr std::int64_t kReleaseBlockRows = 64;  // the prefetcher's page-release
 
 }  // namespace
 
-RuntimeCosts current_runtime_costs(int threads, std::int64_t file_rows, bool virtual_limit) {
+RuntimeCosts current_runtime_costs(int threads, std::int64_t file_rows, LimitKind limit) {
   RealSystemProbe probe;
   RuntimeCosts c;
   c.threads = std::max(1, threads);
@@ -30,7 +30,8 @@ RuntimeCosts current_runtime_costs(int threads, std::int64_t file_rows, bool vir
   malloc_trim(0);
   c.baseline = process_memory(probe).rss_anon;
   c.file_rows = file_rows;
-  if (virtual_limit) c.thread_bytes = std::max(kThreadOverhead, default_thread_stack_bytes());
+  c.limit = limit;
+  if (limit != LimitKind::resident) c.thread_bytes = std::max(kThreadOverhead, default_thread_stack_bytes());
   return c;
 }
 
@@ -38,8 +39,14 @@ MemoryPlan plan_run(const Network& net, const RunShape& shape, const RuntimeCost
   const auto threads = static_cast<std::uint64_t>(std::max(1, costs.threads));
   MemoryPlan p;
   p.add(plan_storage(net, shape));
+  // Under an rlimit the workers' packing lies inside their reserved stacks, already counted
+  // whole below, and the calling (main) thread's stack counts only towards RLIMIT_AS.
+  const GemmStacks gemm = gemm_stacks(net, shape.micro_batch, shape.eval_batch, costs.threads);
+  const std::uint64_t scratch = costs.limit == LimitKind::resident    ? gemm.total(costs.threads)
+                                : costs.limit == LimitKind::rlimit_as ? gemm.caller
+                                                                      : 0;
   p.add("gemm_scratch", "GEMM scratch on the stacks (" + std::to_string(threads) + (threads == 1 ? " thread)" : " threads)"),
-        gemm_stacks(net, shape.micro_batch, shape.eval_batch, costs.threads).total(costs.threads));
+        scratch);
   // OpenMP workers (the calling thread is already in the baseline) and the prefetcher.
   const std::uint64_t created = threads - 1 + 1;
   p.add("thread_stacks", "thread stacks and TLS (" + std::to_string(threads - 1) + " workers + prefetcher)",

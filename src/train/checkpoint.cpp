@@ -189,6 +189,7 @@ CheckpointData read_checkpoint(const std::string& path) {
                       "version 1 or " + std::to_string(kCheckpointVersion));
   }
   CheckpointData d;
+  d.version = version;
   d.config_json = r.str();
   d.config_hash = r.pod<std::uint64_t>();
   d.input_width = r.pod<std::int64_t>();

@@ -9,6 +9,7 @@
 //   end_epoch         validation, metrics, early stopping, the checkpoint
 //   finish            the test set, the report and the exported weights
 #include "trainer/fit.hpp"
+#include "trainer/network_for.hpp"
 
 #include <unistd.h>
 
@@ -178,7 +179,7 @@ struct Run {
         comm(Communicator::world()),
         resume(read_resume(c, o)),
         data(open_run_data(c, resume)),
-        net(c.model, data.input),
+        net(network_for(c, data.input)),
         optimizer(c.optimizer),
         threads(set_compute_threads(static_cast<int>(c.training.threads))) {}
 

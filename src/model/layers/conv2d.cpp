@@ -167,12 +167,13 @@ class Conv2d final : public Layer<T> {
   }
 
   void products(Index batch, bool training, bool need_input_grad, std::vector<GemmProduct>& out) const override {
-    // The most rows a chunk has: one thread's chunk at this batch (more threads make it smaller).
-    const Index rows = split(batch, 1).chunk * g_.pixels(), k = g_.depth();
-    if (!direct_small_) out.push_back({rows, g_.f, k, true});
+    // The most rows a chunk has: one thread's chunk at this batch (more threads, a batch's last
+    // chunk or a partial batch make it smaller, by whole images).
+    const Index rows = split(batch, 1).chunk * g_.pixels(), k = g_.depth(), step = g_.pixels();
+    if (!direct_small_) out.push_back({rows, g_.f, k, false, step, true});
     if (!training || (direct_small_ && !need_input_grad)) return;
-    out.push_back({k, g_.f, rows, true});
-    if (need_input_grad) out.push_back({rows, k, g_.f, true});
+    out.push_back({k, g_.f, rows, true, step, true});
+    if (need_input_grad) out.push_back({rows, k, g_.f, false, step, true});
   }
 
   void init(std::uint64_t seed) override {

@@ -38,7 +38,7 @@ class Dense final : public Layer<T> {
   void products(Index batch, bool training, bool need_input_grad, std::vector<GemmProduct>& out) const override {
     out.push_back({batch, out_, in_});
     if (!training) return;
-    out.push_back({out_, in_, batch});
+    out.push_back({out_, in_, batch, true});
     if (need_input_grad) out.push_back({batch, in_, out_});
   }
 

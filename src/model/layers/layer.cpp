@@ -15,7 +15,10 @@ int ParamRegistry::next_of(const std::string& kind) {
 
 std::size_t ParamRegistry::add(const std::string& name, std::vector<std::int64_t> shape, bool buffer) {
   std::int64_t count = 1;
-  for (std::int64_t d : shape) count *= d;
+  for (std::int64_t d : shape)
+    if (__builtin_mul_overflow(count, d, &count) || count > (std::int64_t{1} << 40))
+      throw Error::usage("/model/layers", "tensor " + name + " would hold more than 2^40 values",
+                         "layers of a size a machine can hold");
   layout_.tensors.push_back({name, std::move(shape), 0, count, buffer});
   return layout_.tensors.size() - 1;
 }
