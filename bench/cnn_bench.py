@@ -297,6 +297,7 @@ def main():
     for s in a.settings:
         if s not in SETTINGS:
             sys.exit(f"cnn_bench: unknown setting {s} (valid: {', '.join(SETTINGS)})")
+    a.out = os.path.abspath(a.out)  # the trainer's config names the row copies relative to itself
     os.makedirs(a.out, exist_ok=True)
     if not a.table_only:
         if not (a.trainer and a.torch_script and a.data):
