@@ -2,7 +2,9 @@
 // float32 staging buffer, for uint8 and float32 inputs, in file order and in a shuffled epoch
 // order, against a plain memcpy of the same source bytes from the same mapping.
 //
-// Usage: gather_bench [ROWS] [WIDTH] [BATCH]   (defaults 60000 784 256)
+// Usage: gather_bench [ROWS] [WIDTH] [BATCH] [CHANNELS]   (defaults 60000 784 256 0)
+// CHANNELS > 0 reads each row as CHANNELS planes stored channels first (an NCHW image file) and
+// gathers it channels last, as the image path does (data.layout nchw).
 // GB/s counts bytes written to staging (rows x width x 4), so the dtypes compare directly;
 // the memcpy baseline copies the same source bytes (rows x width x itemsize).
 #include <sys/mman.h>
@@ -31,7 +33,8 @@ struct Result {
   double gather_gbs, memcpy_gbs;
 };
 
-Result measure(const trainer::NpyArray& a, const std::vector<std::int64_t>& order, std::int64_t batch, int reps) {
+Result measure(const trainer::NpyArray& a, const std::vector<std::int64_t>& order, std::int64_t batch, int reps,
+               std::int64_t channels) {
   const std::int64_t width = a.row_width();
   const auto item = a.header().item_size;
   std::vector<float> staging(static_cast<std::size_t>(batch * width));
@@ -42,7 +45,8 @@ Result measure(const trainer::NpyArray& a, const std::vector<std::int64_t>& orde
     auto t0 = Clock::now();
     for (std::int64_t b = 0; b < n; b += batch) {
       const std::int64_t count = std::min(batch, n - b);
-      a.gather_f32({order.data() + b, static_cast<std::size_t>(count)}, staging.data(), 1.0f / 255);
+      a.gather_f32({order.data() + b, static_cast<std::size_t>(count)}, staging.data(), 1.0f / 255, {}, {}, {}, {},
+                   channels);
     }
     best_gather = std::min(best_gather, seconds(t0));
     t0 = Clock::now();
@@ -68,6 +72,7 @@ int main(int argc, char** argv) {
   const std::int64_t rows = argc > 1 ? std::atoll(argv[1]) : 60000;
   const std::int64_t width = argc > 2 ? std::atoll(argv[2]) : 784;
   const std::int64_t batch = argc > 3 ? std::atoll(argv[3]) : 256;
+  const std::int64_t channels = argc > 4 ? std::atoll(argv[4]) : 0;
   const auto dir = std::filesystem::temp_directory_path() / "trainer-gather-bench";
   std::filesystem::create_directories(dir);
   std::mt19937 rng(1);
@@ -81,14 +86,15 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> sequential(static_cast<std::size_t>(rows));
   std::iota(sequential.begin(), sequential.end(), 0);
   std::vector<std::int64_t> shuffled = trainer::epoch_order(rows, 42, 0, true);
-  std::printf("rows %lld, width %lld, batch %lld (bytes into staging, best of 5; page cache warm)\n",
-              static_cast<long long>(rows), static_cast<long long>(width), static_cast<long long>(batch));
+  std::printf("rows %lld, width %lld, batch %lld, channels first %lld (bytes into staging, best of 5; page cache warm)\n",
+              static_cast<long long>(rows), static_cast<long long>(width), static_cast<long long>(batch),
+              static_cast<long long>(channels));
   std::printf("%-6s %-11s %12s %14s %8s\n", "dtype", "order", "gather GB/s", "memcpy GB/s", "ratio");
   for (const char* name : {"u1", "f4"}) {
     trainer::NpyArray a = trainer::NpyArray::open((dir / (std::string(name) + ".npy")).string());
     for (const std::vector<std::int64_t>* order : {&sequential, &shuffled}) {
-      measure(a, *order, batch, 1);  // fault the pages in
-      const Result r = measure(a, *order, batch, 5);
+      measure(a, *order, batch, 1, channels);  // fault the pages in
+      const Result r = measure(a, *order, batch, 5, channels);
       std::printf("%-6s %-11s %12.2f %14.2f %8.2f\n", name, order == &sequential ? "sequential" : "shuffled",
                   r.gather_gbs, r.memcpy_gbs, r.gather_gbs / r.memcpy_gbs);
     }

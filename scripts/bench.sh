@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# trainer against PyTorch on Fashion-MNIST (issue 6), measured side by side in one run.
+# trainer against PyTorch on Fashion-MNIST (issues 6 and 18), measured side by side in one run.
 #
-# Usage: scripts/bench.sh [--accuracy [--seeds "1 2 3"]] [--batches "32 256 2048"] [--repeats N] [--gemm-rounds N]
-#                         [--skip-gemm] [--skip-torch] [--out DIR]
+# Usage: scripts/bench.sh [--model mlp|cnn] [--accuracy [--seeds "1 2 3"]] [--batches "32 256 2048"] [--repeats N]
+#                         [--gemm-rounds N] [--rows N] [--skip-gemm] [--skip-torch] [--out DIR]
+#   --model cnn the image model (configs/fashion-mnist-cnn.json against ../shared/peers/torch_cnn.py):
+#               one conv layer's forward and backward and one training step (bench/conv_bench.cpp),
+#               then bench/cnn_bench.py: per round and batch (default "32 128 512"), the trainer,
+#               4 PyTorch settings and the 2-thread SGEMM peak interleaved (--skip-gemm: no
+#               conv_bench, no peak), 2 epochs on the first --rows rows (default 10000), epoch 2 timed.
+#   --model mlp (the default): the MLP of issue 6 (784-512-256-10, configs/fashion-mnist-mlp.json):
 #   default     SGEMM peak (bench/gemm_compare.py), one training step per layer size and batch
 #               (bench/step_bench.cpp, Google Benchmark; both skipped by --skip-gemm), then for each batch size one epoch of
 #               `trainer fit` (samples/s from --metrics, peak RSS from /usr/bin/time -v), then the
@@ -11,7 +17,9 @@
 #               each seed of --seeds (default "1 2 3"), and the PyTorch equivalent: both train on
 #               all 60000 training rows (the config's validation split is dropped, the test set is
 #               evaluated after every epoch) and the table compares mean test accuracies.
-# Installs what is missing (python3-torch, libopenblas-dev + both OpenBLAS builds, time), gets
+# Installs what is missing (python3-torch, libopenblas-dev + both OpenBLAS builds, time), checks
+# that libblas.so.3 (PyTorch's GEMMs) is OpenBLAS, runs OpenBLAS without OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE (they force older kernels), gets
 # Fashion-MNIST (scripts/get-fashion-mnist.sh), builds into build-bench/ (Release, -march=native).
 # Results and raw logs go to build-bench/bench-results/ (or --out).
 set -euo pipefail
@@ -19,7 +27,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-bench"
 out="$build/bench-results"
-batches="32 256 2048"
+model=mlp
+batches=""
+rows=10000
 repeats=1
 gemm_rounds=3
 mode=speed
@@ -36,12 +46,22 @@ while [ $# -gt 0 ]; do
     --skip-gemm) skip_gemm=1 ;;
     --skip-torch) skip_torch=1 ;;
     --out) out="$2"; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --model) model="$2"; shift ;;
+    --rows) rows="$2"; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+case "$model" in
+  mlp) batches="${batches:-32 256 2048}" ;;
+  cnn) batches="${batches:-32 128 512}" ;;
+  *) echo "bench.sh: --model $model: valid are mlp and cnn" >&2; exit 2 ;;
+esac
 mkdir -p "$out"
+# OpenBLAS (PyTorch's GEMMs, the SGEMM peak) with this CPU's own kernels: where these are set
+# they force older ones (../shared/peers/README.md).
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 # Debian's interpreter: python3-torch lives in its dist-packages, not in a pyenv/venv python3.
 py=/usr/bin/python3
 
@@ -49,9 +69,20 @@ py=/usr/bin/python3
 "$root/scripts/install-packages.sh" --project python3-torch libopenblas-dev libopenblas0-pthread \
   libopenblas0-openmp time libbenchmark-dev
 
+# PyTorch does its GEMMs through libblas.so.3: with the reference BLAS it is about 20x slower and
+# every ratio against it is meaningless.
+blas="$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 || true)"
+case "$blas" in
+  *openblas*) echo "bench.sh: libblas.so.3 is $blas" >&2 ;;
+  *) echo "bench.sh: libblas.so.3 resolves to '$blas', not OpenBLAS: PyTorch's figures would be meaningless" \
+          "(update-alternatives --set libblas.so.3-x86_64-linux-gnu" \
+          "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3)" >&2
+     exit 1 ;;
+esac
+
 # --- build ----------------------------------------------------------------------------------
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTRAINER_NATIVE=ON -DTRAINER_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" --target gemm_bench step_bench -j2 >/dev/null
+cmake --build "$build" --target gemm_bench step_bench conv_bench -j2 >/dev/null
 # The trainer is built on its own so that a trainer that does not build yet still leaves the
 # PyTorch and GEMM columns (its own column then reads n/a). TRAINER=path overrides.
 trainer="${TRAINER:-$build/trainer}"
@@ -73,7 +104,25 @@ if [ ! -f "$data/test_y.npy" ]; then
 fi
 config="$root/configs/fashion-mnist-mlp.json"
 
-{ date -u +"date: %Y-%m-%dT%H:%M:%SZ"; lscpu | head -20; uptime; } > "$out/machine.txt"
+{ date -u +"date: %Y-%m-%dT%H:%M:%SZ"; lscpu | head -20; uptime; echo "libblas.so.3: $blas"; } > "$out/machine.txt"
+
+if [ "$model" = cnn ]; then
+  gemm_args=()
+  if [ "$skip_gemm" -eq 0 ]; then
+    echo "bench.sh: one conv layer's forward and backward, one training step (bench/conv_bench.cpp)" >&2
+    "$build/bench/conv_bench" --benchmark_min_time=0.3 --benchmark_out="$out/conv_bench.json" \
+      --benchmark_out_format=json > "$out/conv_bench.txt"
+    gemm_args=(--gemm-bench "$build/bench/gemm_bench")  # the SGEMM peak, in every round
+  fi
+  settings=ootb,blas1,passive,passive-cl
+  [ "$skip_torch" -eq 1 ] && settings=""
+  [ "$have_trainer" -eq 1 ] || { echo "bench.sh: no trainer to measure" >&2; exit 1; }
+  "$py" "$root/bench/cnn_bench.py" --trainer "$trainer" --torch-script "$root/../shared/peers/torch_cnn.py" \
+    --data "$data" --out "$out" --config "$root/configs/fashion-mnist-cnn.json" \
+    --batches "$(echo "$batches" | tr -s ' ' ,)" --rows "$rows" --repeats "$repeats" --settings "$settings" \
+    "${gemm_args[@]}"
+  exit 0
+fi
 
 # Runs one `trainer fit`; its RSS comes from /usr/bin/time -v (the whole process, like ru_maxrss).
 run_trainer() {  # run_trainer NAME EPOCHS BATCH [extra args...]

@@ -231,6 +231,33 @@ TEST_CASE("a weight gradient's stack bound covers every shallower product of a p
     }
 }
 
+TEST_CASE("a per-thread product's stack bound covers each chunk it runs on any compute thread", "[model]") {
+  // A convolution runs each chunk's products alone on whichever compute thread takes it
+  // (gemm_serial: tiled for one thread); a chunk holds whole images, so its rows (its depth, for
+  // the weight gradient) are any multiple of the image's pixels up to the largest chunk's.
+  struct Shape {
+    std::int64_t pixels, k, f, images;
+  };
+  // The Fashion-MNIST CNN's second and first convolutions, and more images than the exact search
+  // tiles one by one (1024).
+  for (const Shape s : {Shape{196, 288, 64, 8}, Shape{784, 9, 32, 6}, Shape{36, 27, 16, 1500}})
+    for (int threads : {1, 2}) {
+      const std::int64_t rows = s.pixels * s.images;
+      const auto fwd = trainer::gemm_stack_bound({rows, s.f, s.k, false, s.pixels, true}, threads);
+      const auto wgrad = trainer::gemm_stack_bound({s.k, s.f, rows, true, s.pixels, true}, threads);
+      const auto igrad = trainer::gemm_stack_bound({rows, s.k, s.f, false, s.pixels, true}, threads);
+      bool covered = true;
+      for (std::int64_t r = s.pixels; r <= rows; r += s.pixels)
+        for (const auto& [bytes, bound] :
+             {std::pair{trainer::gemm_tiling(r, s.f, s.k, 1).packing_bytes, fwd},
+              std::pair{trainer::gemm_tiling(s.k, s.f, r, 1).packing_bytes, wgrad},
+              std::pair{trainer::gemm_tiling(r, s.k, s.f, 1).packing_bytes, igrad}})
+          covered = covered && bytes <= bound.caller && bytes <= bound.worker;
+      INFO(s.pixels << " pixels x " << s.images << " images, " << s.k << " -> " << s.f << ", " << threads << " threads");
+      CHECK(covered);
+    }
+}
+
 TEST_CASE("GEMM packing fits the stack allowance, so it never falls back to the heap", "[model]") {
   // Eigen puts a packed block on the heap (an allocation at every product) when it exceeds
   // EIGEN_STACK_ALLOCATION_LIMIT; the tiling must keep both blocks of every tile below it, for

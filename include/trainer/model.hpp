@@ -60,13 +60,16 @@ struct MemoryItem {
 };
 
 // A float product the network runs: output [m, n], depth k. A smaller batch (a partial
-// micro-batch, a convolution's last chunk of samples) shrinks its rows, or, for a weight
-// gradient, whose depth is the batch's rows, its depth: to a multiple of `step` (a sample's
-// rows: 1, or a convolution's output pixels).
+// micro-batch, a convolution's last or smaller chunk of samples) shrinks its rows, or, for a
+// weight gradient, whose depth is the batch's rows, its depth: to a multiple of `step` (a
+// sample's rows: 1, or a convolution's output pixels). per_thread: every compute thread runs such
+// products alone, each on its own share of the batch (a convolution's chunks of samples), rather
+// than the product being split over the threads.
 struct GemmProduct {
   std::int64_t m = 0, n = 0, k = 0;
   bool depth_is_batch = false;
   std::int64_t step = 1;
+  bool per_thread = false;
 };
 
 // One layer as probe-batch lists it.
@@ -178,7 +181,7 @@ struct GemmTiling {
 GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threads);
 
 // The stack bytes one product (and every smaller one of its batch) packs: on the thread that
-// calls it, and on each other compute thread when it is split over them.
+// calls it, and on each other compute thread when it is split over them or runs on each.
 struct GemmStackBound {
   std::uint64_t caller = 0, worker = 0;
 };

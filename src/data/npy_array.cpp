@@ -99,7 +99,9 @@ struct RowTransform {
 };
 
 // Rows of images stored channels first, written channels last with the transform folded in:
-// value j = c * P + p of the file goes to p * C + c. Reads each row once in the file's order.
+// value j = c * P + p of the file goes to p * C + c. A contiguous row is read one channel plane at
+// a time, front to back, with no division per value; a Fortran row (spread over the file) goes
+// through the odometer.
 template <typename T>
 void gather_rows_channels_first(const NpyHeader& h, const std::uint8_t* data, std::span<const std::int64_t> rows,
                                 std::span<const std::int64_t> to, std::int64_t width, float* out, const RowTransform& t,
@@ -108,17 +110,23 @@ void gather_rows_channels_first(const NpyHeader& h, const std::uint8_t* data, st
   const std::uint64_t item = h.item_size;
   const std::int64_t pixels = width / channels;
   const auto strides = fortran_strides(h.shape);
+  auto transform = [&t](std::int64_t j, float v) {
+    return t.mean.empty() ? v * t.scale
+                          : (v * t.scale - t.mean[static_cast<std::size_t>(j)]) * t.inv_std[static_cast<std::size_t>(j)];
+  };
   for (std::size_t i = 0; i < rows.size(); ++i) {
     float* dst = out + (to.empty() ? i : static_cast<std::size_t>(to[i])) * static_cast<std::size_t>(width);
-    auto put = [&](std::int64_t j, float v) {
-      v = t.mean.empty() ? v * t.scale : (v * t.scale - t.mean[static_cast<std::size_t>(j)]) * t.inv_std[static_cast<std::size_t>(j)];
-      dst[(j % pixels) * channels + j / pixels] = v;
-    };
-    if (rows_contiguous(h)) {
-      const std::uint8_t* src = data + static_cast<std::uint64_t>(rows[i]) * static_cast<std::uint64_t>(width) * item;
-      for (std::int64_t j = 0; j < width; ++j) put(j, load_as<T, float>(src + static_cast<std::uint64_t>(j) * item, swap));
-    } else {
-      gather_fortran_row<T>(data, item, swap, h.shape, strides, rows[i], width, put);
+    if (!rows_contiguous(h)) {
+      gather_fortran_row<T>(data, item, swap, h.shape, strides, rows[i], width, [&](std::int64_t j, float v) {
+        dst[(j % pixels) * channels + j / pixels] = transform(j, v);
+      });
+      continue;
+    }
+    const std::uint8_t* src = data + static_cast<std::uint64_t>(rows[i]) * static_cast<std::uint64_t>(width) * item;
+    for (std::int64_t c = 0; c < channels; ++c) {
+      const std::int64_t plane = c * pixels;
+      for (std::int64_t p = 0; p < pixels; ++p)
+        dst[p * channels + c] = transform(plane + p, load_as<T, float>(src + static_cast<std::uint64_t>(plane + p) * item, swap));
     }
   }
 }

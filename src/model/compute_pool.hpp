@@ -7,8 +7,14 @@
 // the atomic (futex); the pool is rebuilt lazily in a forked child.
 //
 // run_on_threads() allocates nothing once the workers exist (they are started on first use).
+// Work is shared out dynamically (WorkItems) rather than by thread: with a static split a
+// descheduled thread holds up the others for a whole time slice of the OS, and this machine's
+// cores are shared.
 // Thread-safety: called from one thread at a time (the training thread).
 #pragma once
+
+#include <atomic>
+#include <cstdint>
 
 namespace trainer::model {
 
@@ -24,8 +30,33 @@ class ThreadJob {
   void (*call_)(void*, int, int);
 };
 
-// Runs job(tid, count) for tid in [0, count) on `count` threads (the caller is tid 0) and
-// returns when every call has returned.
+// Runs job(slot, count) on up to `count` threads: the caller as slot 0, then each worker that
+// joins before the caller's own call has returned, as slots 1, 2, ... (below count). Returns
+// when every call that started has returned. A worker still waiting for a core when the
+// caller is done does not run the job at all: so a job must not leave work to a given slot, but
+// share it out through WorkItems, which lets whichever threads run take all of it. Called from
+// inside a job, it runs job(0, 1) on the calling thread: a kernel that splits its own work may
+// be called from a parallel region.
 void run_on_threads(int count, ThreadJob job);
+
+// Has every compute worker touch this many bytes of its stack (the GEMM packing the memory plan
+// books for it), when it starts and when the amount grows: a worker may take no part in a short
+// run, and its stack must hold what the plan counts all the same.
+void reserve_worker_stacks(std::uint64_t bytes);
+
+// Items [0, count) handed out one at a time to the threads of a job, in order.
+class WorkItems {
+ public:
+  explicit WorkItems(std::int64_t count) : count_(count) {}
+  // The next item, or -1 when none is left.
+  std::int64_t next() {
+    const std::int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+    return i < count_ ? i : -1;
+  }
+
+ private:
+  std::atomic<std::int64_t> next_{0};
+  std::int64_t count_;
+};
 
 }  // namespace trainer::model

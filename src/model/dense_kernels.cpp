@@ -53,7 +53,8 @@ struct Tiling {
 };
 
 // Tiles of at most kTileM x kTileN, near-equal in size; along the larger side their count is a
-// multiple of the thread count so that round-robin dealing balances the work.
+// multiple of the thread count so that the work balances. Threads take the next tile as they
+// finish one (WorkItems): each tile is computed whole by one thread, whichever it is.
 Tiling plan_tiles(Index m, Index n, Index k, int threads) {
   Tiling t;
   if (m <= 0 || n <= 0) return t;
@@ -95,8 +96,9 @@ void run_tiled(const Tiling& t, Index m, Index n, Tile&& tile) {
     for (Index i = 0; i < tiles; ++i) run_one(i);
     return;
   }
-  auto deal = [&](int tid, int count) {
-    for (Index i = tid; i < tiles; i += count) run_one(i);
+  WorkItems items(tiles);
+  auto deal = [&](int, int) {
+    for (Index i; (i = items.next()) >= 0;) run_one(i);
   };
   run_on_threads(t.used, deal);
 }
@@ -182,6 +184,51 @@ void gemm_weight_grad(const T* dz, const T* a, T* dw, Index m, Index n, Index b,
   });
 }
 
+namespace {
+
+template <class T>
+using ColMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+
+// Calls fn with an Eigen view of o as a rows x cols matrix: row-major, or column-major for a
+// transposed one.
+template <class T, class Fn>
+void with_view(const Operand<T>& o, Index rows, Index cols, Fn&& fn) {
+  using Outer = Eigen::OuterStride<>;
+  if (o.col_stride == 1)
+    fn(Eigen::Map<const RowMat<T>, 0, Outer>(o.data, rows, cols, Outer(o.row_stride)));
+  else
+    fn(Eigen::Map<const ColMat<T>, 0, Outer>(o.data, rows, cols, Outer(o.col_stride)));
+}
+
+}  // namespace
+
+template <class T>
+void gemm_serial(Index m, Index n, Index k, Operand<T> a, Operand<T> b, T* c, Index ldc, bool accumulate) {
+  const Tiling t = plan_tiles(m, n, k, 1);
+  const bool packed = std::is_same_v<T, float> && use_packed(t, k);
+  run_tiled(t, m, n, [&](Index i0, Index mi, Index j0, Index nj) {
+    const T* a0 = a.data + i0 * a.row_stride;
+    const T* b0 = b.data + j0 * b.col_stride;
+    T* c0 = c + i0 * ldc + j0;
+    if (packed) {
+      packed_tile(mi, nj, k,
+                  operand(a0, a.row_stride, a.col_stride, a.search_zeros ? ZeroSteps::search : ZeroSteps::ignore),
+                  operand(b0, b.row_stride, b.col_stride, b.search_zeros ? ZeroSteps::search : ZeroSteps::ignore), c0,
+                  ldc, accumulate);
+      return;
+    }
+    Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>> C(c0, mi, nj, Eigen::OuterStride<>(ldc));
+    with_view(Operand<T>{a0, a.row_stride, a.col_stride}, mi, k, [&](const auto& A) {
+      with_view(Operand<T>{b0, b.row_stride, b.col_stride}, k, nj, [&](const auto& B) {
+        if (accumulate)
+          C.noalias() += A * B;
+        else
+          C.noalias() = A * B;
+      });
+    });
+  });
+}
+
 template <class T>
 void bias_grad(const T* dz, T* db, Index rows, Index n, bool accumulate) {
   if (!accumulate) std::fill(db, db + n, T(0));
@@ -196,7 +243,8 @@ void bias_grad(const T* dz, T* db, Index rows, Index n, bool accumulate) {
                                  Index);                                                         \
   template void gemm_input_grad<T>(const T*, const T*, T*, Index, Index, Index);  \
   template void gemm_weight_grad<T>(const T*, const T*, T*, Index, Index, Index, bool); \
-  template void bias_grad<T>(const T*, T*, Index, Index, bool);
+  template void bias_grad<T>(const T*, T*, Index, Index, bool); \
+  template void gemm_serial<T>(Index, Index, Index, Operand<T>, Operand<T>, T*, Index, bool);
 TRAINER_INSTANTIATE(float)
 TRAINER_INSTANTIATE(double)
 #undef TRAINER_INSTANTIATE
@@ -245,11 +293,13 @@ GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threa
   return g;
 }
 
-GemmStackBound gemm_stack_bound(const GemmProduct& p, int threads) {
+GemmStackBound gemm_stack_bound(const GemmProduct& p, int all_threads) {
   GemmStackBound b;
+  // A per-thread product is tiled for one thread (gemm_serial) and runs on every thread's stack.
+  const int threads = p.per_thread ? 1 : all_threads;
   auto add = [&](std::uint64_t bytes, bool parallel) {
     b.caller = std::max(b.caller, bytes);
-    if (parallel) b.worker = std::max(b.worker, bytes);
+    if (parallel || p.per_thread) b.worker = std::max(b.worker, bytes);
   };
   // The batch side takes the values step, 2 step, ... up to its full size. Up to kExactValues of
   // them are tiled one by one, exactly as the kernels will run them: packing is not monotone in

@@ -39,6 +39,23 @@ void gemm_weight_grad(const T* dz, const T* a, T* dw, Index m, Index n, Index b,
 template <class T>
 void bias_grad(const T* dz, T* db, Index rows, Index n, bool accumulate = true);
 
+// A matrix operand of gemm_serial: element (i, j) is data[i * row_stride + j * col_stride], one
+// of the strides 1 (a row-major matrix or its transpose). search_zeros: the packed kernel looks
+// for depth steps where a block of it is all zeros and skips them (activations and their
+// gradients, not weights).
+template <class T>
+struct Operand {
+  const T* data = nullptr;
+  Index row_stride = 0, col_stride = 0;
+  bool search_zeros = false;
+};
+// c[m, n] (row stride ldc) = a[m, k] * b[k, n], or += with accumulate, on the calling thread
+// alone, in the same tiles and on the same kernels as the products above (tiled for one thread).
+// For callers that split their work over the threads themselves: the plan books these products
+// with GemmProduct::per_thread.
+template <class T>
+void gemm_serial(Index m, Index n, Index k, Operand<T> a, Operand<T> b, T* c, Index ldc, bool accumulate);
+
 // ---- activations.cpp ----
 
 // One pass over a [rows, cols] tile at row stride ld: v = z + bias; a = f(v). If keep_z, z

@@ -41,6 +41,7 @@ LayerStack<T>::LayerStack(const ModelConfig& config, const SampleShape& input, I
     shape = layers_.back()->output();
   }
   registry.finish();
+  for (std::size_t i = 0; i + 1 < layers_.size(); ++i) layers_[i]->fuse_next(*layers_[i + 1]);
   while (first_learning_ + 1 < layers_.size() && layers_[first_learning_]->parameters() == 0) ++first_learning_;
   inputs_.resize(layers_.size());
 }
@@ -87,6 +88,7 @@ std::vector<MemoryItem> LayerStack<T>::carve_train(std::byte* base, std::int64_t
   }
   carver.take(out.shared.gradient, batch * gradient_width, "gradient", "backward gradient buffer");
   carver.take(out.shared.workspace, workspace, "workspace", "layer workspace (unfolded convolution inputs)");
+  out.shared.workspace_floats = workspace;
   return carver.items();
 }
 
@@ -102,6 +104,7 @@ std::vector<MemoryItem> LayerStack<T>::carve_eval(std::byte* base, std::int64_t 
   carver.take(out.ping[1], batch * widest, "evaluation_activations", "evaluation activations");
   for (const auto& l : layers_) l->carve_eval(carver, batch);
   carver.take(out.shared.workspace, workspace, "evaluation_workspace", "evaluation layer workspace");
+  out.shared.workspace_floats = workspace;
   return carver.items();
 }
 

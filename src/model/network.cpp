@@ -1,7 +1,10 @@
 // trainer::Network: the float instantiation of the layer stack behind the public interface.
 #include "trainer/model.hpp"
 
+#include "compute_pool.hpp"
+#include "kernels.hpp"
 #include "layer_stack.hpp"
+#include "trainer/gemm_stack.hpp"
 
 namespace trainer {
 
@@ -40,6 +43,10 @@ std::uint64_t Network::total(const std::vector<MemoryItem>& items) {
 void Network::bind(float* params, float* grads, std::span<std::byte> train_ws, std::int64_t max_train,
                    std::span<std::byte> eval_ws, std::int64_t max_eval) {
   impl_->stack.bind(params, grads, train_ws, max_train, eval_ws, max_eval);
+  // The workers' share of the plan's GEMM scratch is touched up front: a worker may take no part
+  // in a short run (a thread that is late for a job leaves it to the others), and the memory
+  // trial must still see what the plan counts.
+  model::reserve_worker_stacks(gemm_stacks(*this, max_train, max_eval, model::compute_threads()).worker);
 }
 
 void Network::init_weights(std::uint64_t seed) { impl_->stack.init_weights(seed); }

@@ -3,16 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define TRAINER_PACKED_GEMM 1
-// GCC 12 reports false -W(maybe-)uninitialized inside its own AVX-512 intrinsics (their
-// "undefined" pass-through operand); silenced for that header only, as in eigen.hpp.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
+#include "avx512.hpp"
 
 namespace trainer::model {
 namespace {
@@ -59,19 +50,9 @@ std::uint64_t packed_gemm_scratch_bound(Index m, Index n, Index k) {
   return packed_gemm_scratch_bytes(m, n, std::min(k, kMaxDepth));
 }
 
-#if TRAINER_PACKED_GEMM
-
-// The kernel's functions are compiled for AVX-512 whatever the build targets, and run only where
-// the CPU has it (packed_gemm_available), so a portable build uses them too.
-#define TRAINER_AVX512 __attribute__((target("avx512f")))
+#if TRAINER_AVX512_KERNELS
 
 namespace {
-
-TRAINER_AVX512 __mmask16 lanes(Index count) {
-  if (count >= 16) return 0xFFFF;
-  if (count <= 0) return 0;
-  return static_cast<__mmask16>((1u << count) - 1);
-}
 
 // Lanes of v that are not +-0.
 TRAINER_AVX512 __mmask16 nonzero_lanes(__m512 v) {

@@ -1,8 +1,10 @@
-// Static splitting of row ranges over the compute threads, shared by the kernels.
+// Splitting row ranges over the compute threads, shared by the kernels.
 //
-// The split depends only on the row count and the thread count, so results are bitwise
-// reproducible for a given thread count. Small jobs run on the calling thread: a parallel
-// region costs a few microseconds.
+// The ranges depend only on the row count and the thread count, and each is done by one thread
+// whichever it is, so results are bitwise reproducible for a given thread count. Several ranges
+// per thread, handed out as threads ask (WorkItems), so that a thread the OS has descheduled
+// holds up little. Small jobs run on the calling thread: a parallel region costs a few
+// microseconds.
 #pragma once
 
 #include <algorithm>
@@ -15,8 +17,10 @@ namespace trainer::model {
 
 // Below this many scalar operations a job is not worth waking the other threads.
 inline constexpr Index kParallelMinWork = 1 << 15;
+// Ranges per thread.
+inline constexpr Index kPartsPerThread = 4;
 
-// Calls fn(begin, end) on disjoint ranges covering [0, rows), one per thread.
+// Calls fn(begin, end) on disjoint ranges covering [0, rows).
 template <class Fn>
 void parallel_rows(Index rows, Index work_per_row, Fn&& fn) {
   const int threads = compute_threads();
@@ -24,13 +28,12 @@ void parallel_rows(Index rows, Index work_per_row, Fn&& fn) {
     fn(Index{0}, rows);
     return;
   }
-  const int used = static_cast<int>(std::min<Index>(threads, rows));
-  auto part = [&](int tid, int count) {
-    const Index begin = rows * tid / count;
-    const Index end = rows * (tid + 1) / count;
-    if (begin < end) fn(begin, end);
+  const Index parts = std::min<Index>(rows, threads * kPartsPerThread);
+  WorkItems items(parts);
+  auto part = [&](int, int) {
+    for (Index p; (p = items.next()) >= 0;) fn(rows * p / parts, rows * (p + 1) / parts);
   };
-  run_on_threads(used, part);
+  run_on_threads(static_cast<int>(std::min<Index>(threads, parts)), part);
 }
 
 }  // namespace trainer::model

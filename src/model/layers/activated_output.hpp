@@ -22,10 +22,11 @@ struct ActivatedOutput {
   }
   // Where the pre-activation values go: z when kept, else straight into a.
   T* pre() const { return keeps_z() ? z : a; }
-  // a = dL/d(pre-activation), from g = dL/d(output) (g may be a itself).
-  void to_pre_activation_grad(const T* g, Index count) const {
+  // a = dL/d(pre-activation), from g = dL/d(output) (g may be a itself), over values
+  // [begin, begin + count) of all three.
+  void to_pre_activation_grad(const T* g, Index count, Index begin = 0) const {
     if (g == a && f == Activation::linear) return;
-    activation_backward(f, z, a, g, a, count);
+    activation_backward(f, z ? z + begin : nullptr, a + begin, g + begin, a + begin, count);
   }
 };
 

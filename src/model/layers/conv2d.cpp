@@ -1,13 +1,39 @@
-// conv2d: a convolution over NHWC images as one GEMM per chunk of samples. The input of a chunk
-// is unfolded (im2col) into the shared workspace: one row per output pixel, its columns ordered
-// input channel, kernel row, kernel column, so that the weights are PyTorch's [out, in, kh, kw]
-// as they are. The output [pixels, filters] is NHWC again. Chunks bound the workspace to about
-// kConvWorkspaceFloats whatever the batch, so a larger batch costs only its activations.
+// conv2d: a convolution over NHWC images as GEMMs over unfolded (im2col) chunks of samples.
+//
+// The batch is cut into chunks of samples whose unfolded input stays in a core's L2 cache
+// (LayerSite::workspace_floats), which the compute threads take as they go (WorkItems): a thread
+// unfolds its chunk into its own slice of the shared workspace and runs the chunk's products on
+// its own (gemm_serial); backward also folds the unfolded gradient back (col2im) and adds the
+// weight and bias gradients into partial sums, one per lane of consecutive chunks, which are
+// added up in lane order at the end. One parallel region per pass, no barrier per chunk, and
+// the chunks and lanes depend only on the batch and the thread count, so results are
+// reproducible for a given thread count whichever thread took what.
+//
+// Unfolded columns are ordered kernel row, kernel column, input channel (the "run order"): in
+// NHWC a kernel row's taps are then one contiguous run of kw x C input values, so unfolding and
+// folding copy runs instead of scattering single values. Weights keep PyTorch's [out, in, kh, kw]
+// everywhere outside this file (init, init_from, checkpoints, exports): each pass copies them
+// into the run order at the start of the workspace ([F, kh, kw, C]: 18k floats for the
+// Fashion-MNIST model's second layer), and backward moves the weight gradient back. With one
+// input channel, or a 1x1 kernel, the two orders agree and the weights are used as they are.
+//
+// A layer whose window holds few values (K = kh kw C <= 12: a first layer on one channel) runs its
+// forward pass and, when no input gradient is needed, its backward pass on the direct kernels of
+// direct_conv.hpp instead: unfolding it would copy K values per output pixel for 2K multiply-adds
+// per 32 filters. Its relu (and the relu's derivative) run inside those kernels.
+//
+// Workspace, in floats, each piece 64-byte aligned: the weights in the run order (when they
+// differ; the direct kernels take them transposed, [K, F]); per thread the unfolded chunk
+// [chunk samples x pixels, K] (the direct kernels' padded sample) and, fused with a pool, the
+// chunk's output; per lane the weight gradient's partial sum [K, F] (transposed: K = kh kw C is
+// a multiple of the GEMM kernel's 12 rows more often than F) and the bias gradient's [F].
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
+#include "../compute_pool.hpp"
+#include "../direct_conv.hpp"
 #include "../kernels.hpp"
-#include "../parallel.hpp"
 #include "activated_output.hpp"
 #include "trainer/error.hpp"
 
@@ -21,64 +47,73 @@ struct Geometry {
   Index ph, pw;            // zeros before the input (after: whatever the output size leaves)
   Index depth() const { return c * kh * kw; }
   Index pixels() const { return oh * ow; }
+  Index in_size() const { return h * w * c; }
+  Index out_size() const { return oh * ow * f; }
 };
 
-// dst[(s, oh, ow), (c, ki, kj)] = src[s, oh*sh - ph + ki, ow*sw - pw + kj, c], zero outside.
+// For output column ow, the kernel columns [first, last) that fall inside the input.
+struct TapRange {
+  Index first, last;
+};
+TapRange taps_inside(const Geometry& g, Index ow) {
+  const Index iw0 = ow * g.sw - g.pw;
+  return {std::max<Index>(0, -iw0), std::clamp<Index>(g.w - iw0, 0, g.kw)};
+}
+
+// dst[(s, oh, ow), (ki, kj, c)] = src[s, oh*sh - ph + ki, ow*sw - pw + kj, c], zero outside.
 template <class T>
 void im2col(const Geometry& g, const T* src, Index samples, T* dst) {
-  const Index k = g.depth(), kk = g.kh * g.kw;
-  parallel_rows(samples * g.oh, g.ow * k, [&](Index r0, Index r1) {
-    for (Index r = r0; r < r1; ++r) {
-      const Index s = r / g.oh, oh = r % g.oh;
-      const T* image = src + s * g.h * g.w * g.c;
+  const Index k = g.depth(), run = g.kw * g.c;
+  for (Index s = 0; s < samples; ++s) {
+    const T* image = src + s * g.in_size();
+    for (Index oh = 0; oh < g.oh; ++oh)
       for (Index ow = 0; ow < g.ow; ++ow) {
-        T* row = dst + (r * g.ow + ow) * k;
+        T* row = dst + ((s * g.oh + oh) * g.ow + ow) * k;
+        const TapRange t = taps_inside(g, ow);
+        const Index iw0 = ow * g.sw - g.pw;
         for (Index ki = 0; ki < g.kh; ++ki) {
+          T* seg = row + ki * run;
           const Index ih = oh * g.sh - g.ph + ki;
-          for (Index kj = 0; kj < g.kw; ++kj) {
-            const Index iw = ow * g.sw - g.pw + kj;
-            T* col = row + ki * g.kw + kj;
-            if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) {
-              for (Index c = 0; c < g.c; ++c) col[c * kk] = T(0);
-              continue;
-            }
-            const T* pixel = image + (ih * g.w + iw) * g.c;
-            for (Index c = 0; c < g.c; ++c) col[c * kk] = pixel[c];
+          if (ih < 0 || ih >= g.h || t.last <= t.first) {
+            std::fill(seg, seg + run, T(0));
+            continue;
           }
+          std::fill(seg, seg + t.first * g.c, T(0));
+          const T* from = image + (ih * g.w + iw0 + t.first) * g.c;
+          std::copy(from, from + (t.last - t.first) * g.c, seg + t.first * g.c);
+          std::fill(seg + t.last * g.c, seg + run, T(0));
         }
       }
-    }
-  });
+  }
 }
 
 // The adjoint of im2col: dst[s, ih, iw, c] = sum of the unfolded entries that read it.
 template <class T>
 void col2im(const Geometry& g, const T* cols, Index samples, T* dst) {
-  const Index k = g.depth(), kk = g.kh * g.kw;
-  const Index image_size = g.h * g.w * g.c;
-  parallel_rows(samples, g.pixels() * k, [&](Index s0, Index s1) {
-    std::fill(dst + s0 * image_size, dst + s1 * image_size, T(0));
-    for (Index s = s0; s < s1; ++s) {
-      T* image = dst + s * image_size;
-      for (Index oh = 0; oh < g.oh; ++oh) {
-        for (Index ow = 0; ow < g.ow; ++ow) {
-          const T* row = cols + ((s * g.oh + oh) * g.ow + ow) * k;
-          for (Index ki = 0; ki < g.kh; ++ki) {
-            const Index ih = oh * g.sh - g.ph + ki;
-            if (ih < 0 || ih >= g.h) continue;
-            for (Index kj = 0; kj < g.kw; ++kj) {
-              const Index iw = ow * g.sw - g.pw + kj;
-              if (iw < 0 || iw >= g.w) continue;
-              const T* col = row + ki * g.kw + kj;
-              T* pixel = image + (ih * g.w + iw) * g.c;
-              for (Index c = 0; c < g.c; ++c) pixel[c] += col[c * kk];
-            }
-          }
+  const Index k = g.depth(), run = g.kw * g.c;
+  std::fill(dst, dst + samples * g.in_size(), T(0));
+  for (Index s = 0; s < samples; ++s) {
+    T* image = dst + s * g.in_size();
+    for (Index oh = 0; oh < g.oh; ++oh)
+      for (Index ow = 0; ow < g.ow; ++ow) {
+        const T* row = cols + ((s * g.oh + oh) * g.ow + ow) * k;
+        const TapRange t = taps_inside(g, ow);
+        const Index iw0 = ow * g.sw - g.pw;
+        for (Index ki = 0; ki < g.kh; ++ki) {
+          const Index ih = oh * g.sh - g.ph + ki;
+          if (ih < 0 || ih >= g.h) continue;
+          const T* from = row + ki * run + t.first * g.c;
+          T* to = image + (ih * g.w + iw0 + t.first) * g.c;
+          for (Index i = 0, count = (t.last - t.first) * g.c; i < count; ++i) to[i] += from[i];
         }
       }
-    }
-  });
+  }
 }
+
+Index round16(Index floats) { return (floats + 15) / 16 * 16; }
+
+// Chunks (and backward's lanes) per thread, when the batch has that many samples.
+constexpr Index kChunksPerThread = 4;
 
 template <class T>
 class Conv2d final : public Layer<T> {
@@ -103,6 +138,9 @@ class Conv2d final : public Layer<T> {
           c.filters, c.kernel.h, c.kernel.w, c.stride.h, c.stride.w, c.pad_begin.h, c.pad_begin.w};
     direct_ = g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 && g_.ph == 0 && g_.pw == 0 &&
               c.pad_end == Extent{0, 0};
+    reordered_ = g_.c > 1 && g_.kh * g_.kw > 1;
+    small_ = {g_.h, g_.w, g_.c, g_.oh, g_.ow, g_.f, g_.kh, g_.kw, g_.sh, g_.sw, g_.ph, g_.pw};
+    direct_small_ = std::is_same_v<T, float> && !direct_ && direct_conv_available(small_);
     out_buf_.f = c.activation;
     index_ = params.next_of("conv");
     const std::string name = "conv" + std::to_string(index_);
@@ -113,16 +151,29 @@ class Conv2d final : public Layer<T> {
     this->parameters_ = g_.f * g_.depth() + (has_bias_ ? g_.f : 0);
   }
 
-  void carve_train(Carver& c, Index batch) override { out_buf_.carve(c, batch * g_.pixels() * g_.f); }
-  Index workspace(Index batch) const override { return direct_ ? 0 : chunk(batch) * unfolded_per_sample(); }
+  void carve_train(Carver& c, Index batch) override {
+    if (!next_) out_buf_.carve(c, batch * g_.out_size());  // fused: the output exists chunk by chunk
+  }
+  Index workspace(Index batch) const override {
+    return split(batch, static_cast<int>(std::min<Index>(compute_threads(), std::max<Index>(1, batch)))).total;
+  }
+
+  bool fuse_next(Layer<T>& next) override {
+    // The pool records whether each value it takes is above zero: enough for a relu's derivative.
+    if (out_buf_.f != Activation::relu && out_buf_.f != Activation::linear) return false;
+    next_ = next.fusion();
+    if (next_) next_->fuse();
+    return next_ != nullptr;
+  }
 
   void products(Index batch, bool training, bool need_input_grad, std::vector<GemmProduct>& out) const override {
-    // A chunk of fewer samples (a batch's last, a partial batch) shrinks the rows by whole images.
-    const Index rows = chunk(batch) * g_.pixels(), step = g_.pixels();
-    out.push_back({rows, g_.f, g_.depth(), false, step});
-    if (!training) return;
-    out.push_back({g_.f, g_.depth(), rows, true, step});
-    if (need_input_grad) out.push_back({rows, g_.depth(), g_.f, false, step});
+    // The most rows a chunk has: one thread's chunk at this batch (more threads, a batch's last
+    // chunk or a partial batch make it smaller, by whole images).
+    const Index rows = split(batch, 1).chunk * g_.pixels(), k = g_.depth(), step = g_.pixels();
+    if (!direct_small_) out.push_back({rows, g_.f, k, false, step, true});
+    if (!training || (direct_small_ && !need_input_grad)) return;
+    out.push_back({k, g_.f, rows, true, step, true});
+    if (need_input_grad) out.push_back({rows, k, g_.f, false, step, true});
   }
 
   void init(std::uint64_t seed) override {
@@ -133,62 +184,211 @@ class Conv2d final : public Layer<T> {
   }
 
   T* forward_train(const T* in, Index n, const StepFlags&, SharedBuffers<T> shared) override {
-    run_forward(in, n, shared.workspace, out_buf_.pre(), out_buf_.a, out_buf_.keeps_z());
-    return out_buf_.a;
+    run_forward(in, n, shared, out_buf_.pre(), out_buf_.a, out_buf_.keeps_z(), next_ != nullptr);
+    return out_buf_.a;  // fused: null; the pool's forward_train returns the pooled batch
   }
 
   T* backward(const T* in, T* g, Index n, const StepFlags& flags, SharedBuffers<T> shared) override {
-    const Index out_size = g_.pixels() * g_.f, in_size = g_.h * g_.w * g_.c;
-    out_buf_.to_pre_activation_grad(g, n * out_size);
-    const T* dz = out_buf_.a;  // [n * pixels, filters]
-    if (has_bias_) bias_grad(dz, this->grad(bias_), n * g_.pixels(), g_.f, flags.accumulate);
-    const Index step = chunk(n);
-    for (Index s0 = 0; s0 < n; s0 += step) {
-      const Index cs = std::min(step, n - s0), rows = cs * g_.pixels();
-      const T* cols = unfold(in + s0 * in_size, cs, shared.workspace);
-      const T* dz_chunk = dz + s0 * out_size;
-      gemm_weight_grad(dz_chunk, cols, this->grad(weight_), g_.f, g_.depth(), rows, flags.accumulate || s0 > 0);
-      if (!flags.need_input_grad) continue;
-      T* din = shared.gradient + s0 * in_size;
-      T* dcols = direct_ ? din : shared.workspace;  // the unfolded input is used up: reuse its floats
-      gemm_input_grad(dz_chunk, this->param(weight_), dcols, rows, g_.depth(), g_.f);
-      if (!direct_) col2im(g_, dcols, cs, din);
-    }
+    const Split p = fit(n, shared);
+    const Index out_size = g_.out_size(), in_size = g_.in_size(), k = g_.depth(), f = g_.f;
+    const bool direct = direct_small_ && !flags.need_input_grad;
+    // Where the gradient before the activation comes from:
+    //  fused      the pool after it spreads its output's gradient over each chunk, relu included;
+    //  fused_relu g itself, masked by the kept output inside the direct kernel;
+    //  otherwise  the output buffer, after the activation's derivative. g may be the shared
+    //             gradient buffer, where the input's gradient goes: then all of it is converted
+    //             before any thread writes there.
+    const bool fused = next_ != nullptr;
+    const bool fused_relu = !fused && direct && out_buf_.f == Activation::relu && g != out_buf_.a;
+    const bool convert_first = !fused && flags.need_input_grad;
+    if (convert_first) out_buf_.to_pre_activation_grad(g, n * out_size);
+    const T* w = flags.need_input_grad ? run_order_weights(shared.workspace) : nullptr;
+    WorkItems lanes(p.lanes);
+    auto job = [&](int slot, int) {
+      T* cols = shared.workspace + p.slot_at(slot);  // or the direct kernels' padded sample
+      T* chunk_out = cols + p.cols;                  // fused: [chunk, pixels, F]
+      for (Index lane; (lane = lanes.next()) >= 0;) {
+        T* dwt = shared.workspace + p.lane_at(lane);  // [K, F]
+        T* db = dwt + p.dwt;                          // [F]
+        const Index first_chunk = p.chunks * lane / p.lanes, end_chunk = p.chunks * (lane + 1) / p.lanes;
+        for (Index c = first_chunk; c < end_chunk; ++c) {
+          const Index s0 = c * p.chunk, cs = std::min(p.chunk, n - s0), rows = cs * g_.pixels();
+          const bool first = c == first_chunk;
+          const T* dz = fused_relu ? g + s0 * out_size : out_buf_.a + s0 * out_size;
+          if (fused) {
+            next_->backward_chunk(chunk_out, s0, cs, out_buf_.f == Activation::relu);
+            dz = chunk_out;
+          } else if (!convert_first && !fused_relu) {
+            out_buf_.to_pre_activation_grad(g, cs * out_size, s0 * out_size);
+          }
+          if constexpr (std::is_same_v<T, float>) {
+            if (direct) {
+              direct_conv_weight_grad(small_, in + s0 * in_size, cs, dz, fused_relu ? out_buf_.a + s0 * out_size : nullptr,
+                                      dwt, has_bias_ ? db : nullptr, !first, cols);
+              continue;
+            }
+          }
+          if (has_bias_) bias_grad(dz, db, rows, f, !first);
+          const T* x = unfold(in + s0 * in_size, cs, cols);
+          gemm_serial<T>(k, f, rows, {x, 1, k, true}, {dz, f, 1, false}, dwt, f, !first);
+          if (!flags.need_input_grad) continue;
+          T* din = shared.gradient + s0 * in_size;
+          T* dx = direct_ ? din : cols;  // the unfolded input is used up: its floats take its gradient
+          gemm_serial<T>(rows, k, f, {dz, f, 1, true}, {w, k, 1, false}, dx, k, false);
+          if (!direct_) col2im(g_, dx, cs, din);
+        }
+      }
+    };
+    run_on_threads(p.slots, job);
+    add_partial_gradients(shared.workspace, p, flags.accumulate);
     return flags.need_input_grad ? shared.gradient : nullptr;
   }
 
   const T* forward_eval(const T* in, T* out, Index n, SharedBuffers<T> shared) override {
-    run_forward(in, n, shared.workspace, out, out, false);
+    run_forward(in, n, shared, out, out, false, false);
     return out;
   }
 
  private:
-  Index unfolded_per_sample() const { return g_.pixels() * g_.depth(); }
-  // Samples per unfolded chunk at a batch of `batch`.
-  Index chunk(Index batch) const {
-    return std::clamp<Index>(workspace_floats_ / std::max<Index>(1, unfolded_per_sample()), 1, std::max<Index>(1, batch));
+  // How a pass at n rows uses the workspace (floats): chunks of samples handed out to the
+  // threads as they ask (WorkItems), each thread with its own scratch; in backward the chunks
+  // form lanes of consecutive chunks, each lane with its own partial weight and bias gradient,
+  // so that the sums do not depend on which thread took which lane.
+  struct Split {
+    int slots = 1;     // threads
+    Index chunk = 1;   // samples a thread works on at once
+    Index chunks = 1;  // of the n samples
+    Index lanes = 1;   // backward's groups of consecutive chunks
+    Index weights = 0, cols = 0, out = 0, dwt = 0, db = 0;  // pieces, each rounded to 64 bytes
+    Index per_slot = 0, per_lane = 0;  // cols + out, dwt + db
+    Index total = 0;
+    // [weights] [slot 0: cols, out] [slot 1] ... [lane 0: dwt, db] [lane 1] ...
+    Index slot_at(int slot) const { return weights + slot * per_slot; }
+    Index lane_at(Index lane) const { return weights + slots * per_slot + lane * per_lane; }
+  };
+  Split split(Index n, int slots) const {
+    Split p;
+    p.slots = slots;
+    // Enough chunks for every thread to take several (a descheduled thread then holds up little),
+    // each within the budget of floats a thread keeps in its L2 cache.
+    const Index share = (std::max<Index>(1, n) + slots * kChunksPerThread - 1) / (slots * kChunksPerThread);
+    // Per sample of a chunk: its unfolded input, and when fused its output.
+    const Index per_sample = (direct_ ? 0 : g_.pixels() * g_.depth()) + (next_ ? g_.out_size() : 0);
+    p.chunk = std::clamp<Index>(workspace_floats_ / std::max<Index>(1, per_sample), 1, share);
+    p.chunks = (std::max<Index>(1, n) + p.chunk - 1) / p.chunk;
+    p.lanes = std::min<Index>(p.chunks, slots * kChunksPerThread);
+    p.weights = reordered_ || direct_small_ ? round16(g_.f * g_.depth()) : 0;
+    p.cols = direct_ ? 0 : round16(std::max(p.chunk * g_.pixels() * g_.depth(),
+                                            direct_small_ ? direct_conv_scratch_floats(small_) : Index{0}));
+    p.out = next_ ? round16(p.chunk * g_.out_size()) : 0;
+    p.dwt = round16(g_.depth() * g_.f);
+    p.db = round16(g_.f);
+    p.per_slot = p.cols + p.out;
+    p.per_lane = p.dwt + p.db;
+    p.total = p.weights + slots * p.per_slot + p.lanes * p.per_lane;
+    return p;
   }
-  const T* unfold(const T* src, Index samples, T* workspace) const {
-    if (direct_) return src;  // a 1x1 convolution reads its input as it is
-    im2col(g_, src, samples, workspace);
+  // The split a pass at n rows uses: one share per compute thread (at most one per sample), fewer
+  // if the workspace the plan gave holds fewer (threads added after the plan was made).
+  Split fit(Index n, const SharedBuffers<T>& shared) const {
+    for (int slots = static_cast<int>(std::min<Index>(compute_threads(), std::max<Index>(1, n))); slots >= 1; --slots) {
+      const Split p = split(n, slots);
+      if (p.total <= shared.workspace_floats) return p;
+    }
+    throw Error::runtime("conv2d workspace",
+                         std::to_string(split(n, 1).total) + " floats needed for " + std::to_string(n) + " rows",
+                         "at most the " + std::to_string(shared.workspace_floats) + " floats the memory plan gave it");
+  }
+
+  // The weights in the run order, [F, K] (transposed: [K, F]): copied into the workspace's first
+  // floats, or the parameters themselves when the orders agree and no transpose is asked for.
+  const T* run_order_weights(T* workspace, bool transposed = false) const {
+    const T* w = this->param(weight_);
+    if (!reordered_ && !transposed) return w;
+    const Index k = g_.depth(), khw = g_.kh * g_.kw;
+    for (Index f = 0; f < g_.f; ++f)
+      for (Index t = 0; t < khw; ++t)
+        for (Index c = 0; c < g_.c; ++c) {
+          const Index kr = t * g_.c + c;
+          workspace[transposed ? kr * g_.f + f : f * k + kr] = w[f * k + c * khw + t];
+        }
     return workspace;
   }
-  void run_forward(const T* in, Index n, T* workspace, T* z, T* a, bool keep_z) {
-    const Index out_size = g_.pixels() * g_.f, in_size = g_.h * g_.w * g_.c;
-    const T* bias = has_bias_ ? this->param(bias_) : nullptr;
-    const Index step = chunk(n);
-    for (Index s0 = 0; s0 < n; s0 += step) {
-      const Index cs = std::min(step, n - s0);
-      const T* cols = unfold(in + s0 * in_size, cs, workspace);
-      dense_forward(cols, this->param(weight_), bias, out_buf_.f, z + s0 * out_size, a + s0 * out_size, keep_z,
-                    cs * g_.pixels(), g_.f, g_.depth());
+
+  // Adds the lanes' partial weight and bias gradients (the weight's transposed and in the run
+  // order) into the parameters' gradients (= without accumulate).
+  void add_partial_gradients(const T* workspace, const Split& p, bool accumulate) {
+    const Index k = g_.depth(), khw = g_.kh * g_.kw, f = g_.f;
+    const T* first = workspace + p.lane_at(0);
+    T* dw = this->grad(weight_);
+    for (Index t = 0; t < khw; ++t)
+      for (Index c = 0; c < g_.c; ++c) {
+        const Index kr = t * g_.c + c, kp = reordered_ ? c * khw + t : kr;
+        for (Index j = 0; j < f; ++j) {
+          T sum = first[kr * f + j];
+          for (Index lane = 1; lane < p.lanes; ++lane) sum += first[lane * p.per_lane + kr * f + j];
+          dw[j * k + kp] = accumulate ? dw[j * k + kp] + sum : sum;
+        }
+      }
+    if (!has_bias_) return;
+    T* db = this->grad(bias_);
+    for (Index j = 0; j < f; ++j) {
+      T sum = first[p.dwt + j];
+      for (Index lane = 1; lane < p.lanes; ++lane) sum += first[lane * p.per_lane + p.dwt + j];
+      db[j] = accumulate ? db[j] + sum : sum;
     }
+  }
+
+  const T* unfold(const T* src, Index samples, T* cols) const {
+    if (direct_) return src;  // a 1x1 convolution reads its input as it is
+    im2col(g_, src, samples, cols);
+    return cols;
+  }
+
+  // Forward into z and a (the same buffer unless keep_z); fused: each chunk into the thread's
+  // workspace, then through the pool after it.
+  void run_forward(const T* in, Index n, SharedBuffers<T> shared, T* z, T* a, bool keep_z, bool fused) {
+    const Split p = fit(n, shared);
+    const Index out_size = g_.out_size(), in_size = g_.in_size(), k = g_.depth(), f = g_.f;
+    const T* w = run_order_weights(shared.workspace, direct_small_);
+    const T* bias = has_bias_ ? this->param(bias_) : nullptr;
+    const Activation act = out_buf_.f;
+    WorkItems chunks(p.chunks);
+    auto job = [&](int slot, int) {
+      T* cols = shared.workspace + p.slot_at(slot);
+      T* chunk_out = cols + p.cols;
+      for (Index c; (c = chunks.next()) >= 0;) {
+        const Index s0 = c * p.chunk, cs = std::min(p.chunk, n - s0), rows = cs * g_.pixels();
+        T* zc = fused ? chunk_out : z + s0 * out_size;
+        T* ac = fused ? chunk_out : a + s0 * out_size;
+        bool done = false;
+        if constexpr (std::is_same_v<T, float>) {
+          if (direct_small_) {
+            direct_conv_forward(small_, in + s0 * in_size, cs, w, bias, act == Activation::relu, zc, cols);
+            if (act != Activation::relu && act != Activation::linear)
+              bias_activation_tile<T>(act, zc, ac, nullptr, rows, f, f, keep_z);
+            done = true;
+          }
+        }
+        if (!done) {
+          const T* x = unfold(in + s0 * in_size, cs, cols);
+          gemm_serial<T>(rows, f, k, {x, k, 1, true}, {w, 1, k, false}, zc, f, false);
+          bias_activation_tile(act, zc, ac, bias, rows, f, f, keep_z);
+        }
+        if (fused) next_->forward_chunk(ac, s0, cs);
+      }
+    };
+    run_on_threads(p.slots, job);
   }
 
   Init init_;
   Index workspace_floats_;
   Geometry g_{};
   bool direct_ = false;
+  bool reordered_ = false;  // the run order differs from PyTorch's (C > 1 and a kernel wider than 1x1)
+  DirectConvShape small_{};
+  bool direct_small_ = false;  // forward (and backward without input gradient) on direct_conv.hpp
+  ChunkFusion<T>* next_ = nullptr;  // the max pool it runs chunk by chunk, if fused
   int index_ = 0;
   std::size_t weight_ = 0, bias_ = 0;
   bool has_bias_ = true;

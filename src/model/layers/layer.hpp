@@ -36,9 +36,10 @@ namespace trainer::model {
 
 using Index = std::int64_t;
 
-// The most floats a convolution unfolds at once (8 MiB): it works through a batch in chunks of
-// samples that fit, unless one sample needs more.
-inline constexpr Index kConvWorkspaceFloats = Index{1} << 21;
+// The most floats a convolution unfolds at once on one compute thread (512 KiB, to stay in a
+// core's L2 cache with the chunk's output and packed weights): each thread works through its
+// share of a batch in chunks of samples that fit, unless one sample needs more.
+inline constexpr Index kConvWorkspaceFloats = Index{1} << 17;
 
 // Where a layer sits, as its constructor needs to know it.
 struct LayerSite {
@@ -76,6 +77,7 @@ template <class T>
 struct SharedBuffers {
   T* gradient = nullptr;   // see above
   T* workspace = nullptr;
+  Index workspace_floats = 0;  // what the plan gave the workspace: a layer never uses more
 };
 
 // What a training call needs besides the data.
@@ -83,6 +85,30 @@ struct StepFlags {
   bool accumulate = true;       // add the parameter gradients into grads, else store them
   bool need_input_grad = true;  // false for the first layer that has anything to learn
   std::uint64_t dropout_seed = 0;
+};
+
+// A layer that the layer before it can run inside its own per-thread loop, one chunk of samples
+// at a time (a max_pool2d that tiles the output of a conv2d): the previous layer's output then
+// exists only chunk by chunk, in that layer's workspace, instead of being kept for the whole
+// batch, written and read back. Once fuse() is called, the layer's forward_train returns what
+// the chunks wrote, its backward leaves the gradient with respect to its output in its own
+// output buffer (returning it), and the previous layer's backward turns that into the gradient
+// with respect to this layer's input, chunk by chunk.
+template <class T>
+class ChunkFusion {
+ public:
+  virtual void fuse() = 0;
+  // Forward for samples [s0, s0 + count) of the batch; `in` is their part of the input
+  // ([count, input size]). Runs on any compute thread, for disjoint samples.
+  virtual void forward_chunk(const T* in, Index s0, Index count) = 0;
+  // The gradient with respect to the input of samples [s0, s0 + count) into din ([count, input
+  // size]): the output's gradient where forward took each value from, zero elsewhere. With
+  // through_relu, also zero where the value taken was not above zero (the derivative of a relu
+  // the previous layer ended in).
+  virtual void backward_chunk(T* din, Index s0, Index count, bool through_relu) const = 0;
+
+ protected:
+  ~ChunkFusion() = default;
 };
 
 template <class T>
@@ -102,11 +128,17 @@ class Layer {
   // rows, and those it needs for forward-only passes of `batch` rows.
   virtual void carve_train(Carver& c, Index batch) = 0;
   virtual void carve_eval(Carver& c, Index batch) { (void)c, (void)batch; }
-  // Floats of the shared workspace it needs at `batch` rows (training or evaluation).
+  // Floats of the shared workspace it needs at up to `batch` rows (training or evaluation) with
+  // the current compute_threads().
   virtual Index workspace(Index batch) const { (void)batch; return 0; }
   // Whether backward writes the gradient with respect to the input into the shared buffer (so
   // the buffer must hold this layer's input), rather than in place.
   virtual bool writes_gradient_buffer() const { return true; }
+  // The ChunkFusion this layer offers to the layer before it, or null.
+  virtual ChunkFusion<T>* fusion() { return nullptr; }
+  // Offers the next layer to run inside this one's loop (see ChunkFusion); returns whether it
+  // took it. Called once, before any carving.
+  virtual bool fuse_next(Layer<T>& next) { (void)next; return false; }
   // Appends the GEMMs of a training step at `batch` rows (forward, weight and, with
   // need_input_grad, input gradients) or of a forward-only pass.
   virtual void products(Index batch, bool training, bool need_input_grad, std::vector<GemmProduct>& out) const {

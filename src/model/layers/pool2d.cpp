@@ -2,8 +2,14 @@
 // padding (PyTorch's defaults). max takes the first largest value of a window (scanning rows,
 // then columns, as PyTorch does); backward finds it again in the kept input instead of keeping
 // its index, so pooling costs no memory beyond its output. avg divides by the window's size.
-// Overlapping windows (stride below the size) add their gradients.
+// Overlapping windows (stride below the size) add their gradients. Every loop runs across the
+// channels, which NHWC stores side by side, so the compiler vectorises them.
+//
+// A max pool whose windows tile its input exactly can run inside the conv2d before it
+// (ChunkFusion): it then keeps, per output value, which window position it came from (a byte,
+// its top bit set when the value is above zero), since the conv2d's output is not kept.
 #include <algorithm>
+#include <cstdint>
 
 #include "../parallel.hpp"
 #include "layer.hpp"
@@ -12,7 +18,7 @@ namespace trainer::model {
 namespace {
 
 template <class T>
-class Pool2d final : public Layer<T> {
+class Pool2d final : public Layer<T>, public ChunkFusion<T> {
  public:
   Pool2d(const LayerConfig& c, const LayerSite& site) : Layer<T>(c.type, site.input) {
     const SampleShape& in = site.input;
@@ -31,44 +37,70 @@ class Pool2d final : public Layer<T> {
     kh_ = c.size.h, kw_ = c.size.w, sh_ = c.stride.h, sw_ = c.stride.w;
     h_ = in.h, w_ = in.w, c_ = in.c;
     oh_ = (h_ - kh_) / sh_ + 1, ow_ = (w_ - kw_) / sw_ + 1;
+    tiles_exactly_ = sh_ == kh_ && sw_ == kw_ && oh_ * kh_ == h_ && ow_ * kw_ == w_;
     this->output_ = SampleShape::hwc(oh_, ow_, c_);
   }
 
   void carve_train(Carver& c, Index batch) override {
     c.take(out_, batch * this->output_.size(), "activations", "activations kept for backward");
+    if (fused_) c.take(from_, batch * this->output_.size(), "activations", "activations kept for backward");
   }
+  bool writes_gradient_buffer() const override { return !fused_; }
+
+  ChunkFusion<T>* fusion() override {
+    // The window position takes 7 bits of a byte.
+    return max_ && tiles_exactly_ && kh_ * kw_ <= 127 ? this : nullptr;
+  }
+  void fuse() override { fused_ = true; }
 
   T* forward_train(const T* in, Index n, const StepFlags&, SharedBuffers<T>) override {
-    pool(in, out_, n);
+    if (!fused_) pool(in, out_, n);  // fused: the conv2d before it has run forward_chunk
     return out_;
+  }
+
+  void forward_chunk(const T* in, Index s0, Index count) override {
+    const Index out_size = this->output_.size(), in_size = h_ * w_ * c_;
+    for (Index s = 0; s < count; ++s)
+      for (Index oh = 0; oh < oh_; ++oh)
+        for (Index ow = 0; ow < ow_; ++ow) {
+          const Index o = (s0 + s) * out_size + (oh * ow_ + ow) * c_;
+          const T* first = in + s * in_size + (oh * kh_ * w_ + ow * kw_) * c_;
+          for (Index c0 = 0; c0 < c_; c0 += kChannelBlock)
+            window_max(first + c0, out_ + o + c0, from_ + o + c0, std::min(kChannelBlock, c_ - c0));
+        }
+  }
+
+  void backward_chunk(T* din, Index s0, Index count, bool through_relu) const override {
+    const Index out_size = this->output_.size(), in_size = h_ * w_ * c_;
+    for (Index s = 0; s < count; ++s)
+      for (Index oh = 0; oh < oh_; ++oh)
+        for (Index ow = 0; ow < ow_; ++ow) {
+          const Index o = (s0 + s) * out_size + (oh * ow_ + ow) * c_;
+          T* first = din + s * in_size + (oh * kh_ * w_ + ow * kw_) * c_;
+          for (Index c0 = 0; c0 < c_; c0 += kChannelBlock)
+            window_spread(out_ + o + c0, from_ + o + c0, first + c0, std::min(kChannelBlock, c_ - c0), through_relu);
+        }
   }
 
   T* backward(const T* in, T* g, Index n, const StepFlags& flags, SharedBuffers<T> shared) override {
     if (!flags.need_input_grad) return nullptr;
     const Index out_size = this->output_.size(), in_size = h_ * w_ * c_;
     if (g != out_) std::copy(g, g + n * out_size, out_);  // the shared buffer receives the input's gradient
+    if (fused_) return out_;  // the conv2d before it reads it through backward_chunk
     T* din = shared.gradient;
-    const T inv_area = T(1) / static_cast<T>(kh_ * kw_);
     parallel_rows(n, in_size + out_size * kh_ * kw_, [&](Index s0, Index s1) {
-      std::fill(din + s0 * in_size, din + s1 * in_size, T(0));
-      for (Index s = s0; s < s1; ++s) {
-        const T* image = in + s * in_size;
-        T* dimage = din + s * in_size;
+      // Windows that tile the input exactly write every input value once; otherwise values
+      // outside every window stay zero and overlapping windows add.
+      if (!tiles_exactly_) std::fill(din + s0 * in_size, din + s1 * in_size, T(0));
+      for (Index s = s0; s < s1; ++s)
         for (Index oh = 0; oh < oh_; ++oh)
           for (Index ow = 0; ow < ow_; ++ow) {
+            const Index first = (oh * sh_ * w_ + ow * sw_) * c_;
             const T* gpix = out_ + ((s * oh_ + oh) * ow_ + ow) * c_;
-            for (Index ch = 0; ch < c_; ++ch) {
-              if (max_) {
-                const Index at = argmax(image, oh, ow, ch);
-                dimage[at] += gpix[ch];
-                continue;
-              }
-              const T share = gpix[ch] * inv_area;
-              for (Index i = 0; i < kh_; ++i)
-                for (Index j = 0; j < kw_; ++j) dimage[((oh * sh_ + i) * w_ + ow * sw_ + j) * c_ + ch] += share;
-            }
+            for (Index c0 = 0; c0 < c_; c0 += kChannelBlock)
+              window_backward(in + s * in_size + first + c0, din + s * in_size + first + c0, gpix + c0,
+                              std::min(kChannelBlock, c_ - c0));
           }
-      }
     });
     return din;
   }
@@ -79,15 +111,89 @@ class Pool2d final : public Layer<T> {
   }
 
  private:
-  // Offset in the image of the first largest value of window (oh, ow) in channel ch.
-  Index argmax(const T* image, Index oh, Index ow, Index ch) const {
-    Index best = (oh * sh_ * w_ + ow * sw_) * c_ + ch;
+  // Channels a window's backward handles at once: its per-channel state stays in registers.
+  static constexpr Index kChannelBlock = 64;
+  // A fused pool's byte per output value: the window position, and whether the value is above zero.
+  static constexpr std::uint8_t kPositionBits = 0x7F, kAboveZero = 0x80;
+
+  // One window's largest value over `count` channels (x at its first pixel) into out, and the
+  // position it came from into from (the first of equal values, as pool() and PyTorch take it;
+  // a NaN in the first pixel stays), with kAboveZero where it is above zero.
+  void window_max(const T* x, T* out, std::uint8_t* from, Index count) const {
+    // Positions as 32-bit lanes, so that they line up with the values' lanes.
+    T best[kChannelBlock];
+    std::int32_t at[kChannelBlock];
+    for (Index ch = 0; ch < count; ++ch) best[ch] = x[ch], at[ch] = 0;
     for (Index i = 0; i < kh_; ++i)
       for (Index j = 0; j < kw_; ++j) {
-        const Index at = ((oh * sh_ + i) * w_ + ow * sw_ + j) * c_ + ch;
-        if (image[at] > image[best]) best = at;
+        const T* p = x + (i * w_ + j) * c_;
+        const auto tap = static_cast<std::int32_t>(i * kw_ + j);
+        for (Index ch = 0; ch < count; ++ch) {
+          const bool larger = p[ch] > best[ch];
+          best[ch] = larger ? p[ch] : best[ch];
+          at[ch] = larger ? tap : at[ch];
+        }
       }
-    return best;
+    for (Index ch = 0; ch < count; ++ch) {
+      out[ch] = best[ch];
+      from[ch] = static_cast<std::uint8_t>(at[ch] | (best[ch] > T(0) ? kAboveZero : 0));
+    }
+  }
+
+  // The inverse: g (the gradient of one window's output, `count` channels) into dx at the
+  // positions from says, zero at the others (and everywhere a relu before cut it, with
+  // through_relu).
+  void window_spread(const T* g, const std::uint8_t* from, T* dx, Index count, bool through_relu) const {
+    T gain[kChannelBlock];
+    std::int32_t at[kChannelBlock];
+    for (Index ch = 0; ch < count; ++ch) {
+      at[ch] = from[ch] & kPositionBits;
+      gain[ch] = !through_relu || (from[ch] & kAboveZero) != 0 ? g[ch] : T(0);
+    }
+    for (Index i = 0; i < kh_; ++i)
+      for (Index j = 0; j < kw_; ++j) {
+        T* d = dx + (i * w_ + j) * c_;
+        const auto tap = static_cast<std::int32_t>(i * kw_ + j);
+        for (Index ch = 0; ch < count; ++ch) d[ch] = at[ch] == tap ? gain[ch] : T(0);
+      }
+  }
+
+  // The gradient of one window over `count` channels: x and dx point at the window's first
+  // pixel, g at its output pixel. Channels are innermost, so every loop runs across them.
+  void window_backward(const T* x, T* dx, const T* g, Index count) const {
+    auto tap = [&](Index i, Index j) { return ((i * w_) + j) * c_; };
+    if (!max_) {
+      const T inv_area = T(1) / static_cast<T>(kh_ * kw_);
+      for (Index i = 0; i < kh_; ++i)
+        for (Index j = 0; j < kw_; ++j) {
+          T* d = dx + tap(i, j);
+          for (Index ch = 0; ch < count; ++ch) d[ch] = (tiles_exactly_ ? T(0) : d[ch]) + g[ch] * inv_area;
+        }
+      return;
+    }
+    // The window's largest value as forward took it, then its first occurrence (scanning rows,
+    // then columns, as PyTorch does) receives the gradient.
+    T best[kChannelBlock], open[kChannelBlock];
+    for (Index ch = 0; ch < count; ++ch) best[ch] = x[ch], open[ch] = T(1);
+    for (Index i = 0; i < kh_; ++i)
+      for (Index j = 0; j < kw_; ++j) {
+        const T* p = x + tap(i, j);
+        for (Index ch = 0; ch < count; ++ch) best[ch] = p[ch] > best[ch] ? p[ch] : best[ch];
+      }
+    for (Index i = 0; i < kh_; ++i)
+      for (Index j = 0; j < kw_; ++j) {
+        const T* p = x + tap(i, j);
+        T* d = dx + tap(i, j);
+        for (Index ch = 0; ch < count; ++ch) {
+          const bool hit = open[ch] != T(0) && p[ch] == best[ch];
+          const T v = hit ? g[ch] : T(0);
+          d[ch] = tiles_exactly_ ? v : d[ch] + v;
+          open[ch] = hit ? T(0) : open[ch];
+        }
+      }
+    // No value equals a NaN that forward kept from the first pixel: that pixel was its argmax.
+    for (Index ch = 0; ch < count; ++ch)
+      if (open[ch] != T(0)) dx[ch] += g[ch];
   }
 
   void pool(const T* in, T* out, Index n) const {
@@ -118,9 +224,12 @@ class Pool2d final : public Layer<T> {
   }
 
   bool max_ = true;
+  bool tiles_exactly_ = false;  // windows neither overlap nor leave input values out
+  bool fused_ = false;          // runs inside the conv2d before it (ChunkFusion)
   Index kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1;
   Index h_ = 1, w_ = 1, c_ = 1, oh_ = 1, ow_ = 1;
   T* out_ = nullptr;  // [b, oh, ow, c]; the output's gradient during backward
+  std::uint8_t* from_ = nullptr;  // fused: [b, oh, ow, c] window position of each output value
 };
 
 }  // namespace
