@@ -78,19 +78,30 @@ class Pool {
   // state_: the job's generation (high 32 bits), whether it is open, and how many workers joined.
   static constexpr std::uint64_t kOpen = std::uint64_t{1} << 31, kJoined = kOpen - 1;
 
+  // A new worker is waited for until it has touched its stack share: a job does not wait for
+  // workers that have not joined, and on a loaded machine a worker may get no core during a
+  // whole trial, whose measured peak would then miss that worker's stack, which the plan counts.
   void ensure_workers(int wanted) {
     while (static_cast<int>(workers_->size()) < wanted) {
       const std::uint32_t seen = generation_.load(std::memory_order_acquire);
       workers_->emplace_back([this, seen] { work(seen); });
     }
+    const auto started = static_cast<std::uint32_t>(workers_->size());
+    for (std::uint32_t r; (r = ready_.load(std::memory_order_acquire)) < started;) ready_.wait(r, std::memory_order_acquire);
   }
 
   void work(std::uint32_t seen) {
     std::uint64_t touched = 0;
+    bool announced = false;
     for (;;) {
       if (const std::uint64_t wanted = g_worker_stack.load(std::memory_order_relaxed); wanted > touched) {
         touch_stack(wanted);
         touched = wanted;
+      }
+      if (!announced) {
+        announced = true;
+        ready_.fetch_add(1, std::memory_order_acq_rel);
+        ready_.notify_all();
       }
       std::uint32_t g = seen;
       for (int i = 0; i < kSpin && (g = generation_.load(std::memory_order_acquire)) == seen; ++i) TRAINER_PAUSE();
@@ -120,6 +131,7 @@ class Pool {
     workers_ = new std::vector<std::thread>();
     state_.store(0);
     finished_.store(0);
+    ready_.store(0);
   }
 
   std::mutex run_mutex_;
@@ -127,6 +139,7 @@ class Pool {
   std::atomic<std::uint32_t> generation_{0};
   std::atomic<std::uint64_t> state_{0};
   std::atomic<std::uint32_t> finished_{0};
+  std::atomic<std::uint32_t> ready_{0};  // workers that have touched their stack share once
   std::atomic<const ThreadJob*> job_{nullptr};
   std::atomic<int> count_{0};
 };
