@@ -19,7 +19,9 @@
 # Prints a table (mutation, what it breaks, tests failed, verdict) and exits 1 when any
 # mutation survived, did not apply or did not build, 2 on a usage error or a failing baseline.
 set -uo pipefail
-
+# Bash reads a script as it runs it: the braces make it read all of this one first, so editing
+# the file during an hour-long run does not change the run.
+{
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="$root/build-mutate"
 jobs="${BUILD_JOBS:-$(nproc)}"
@@ -42,9 +44,12 @@ build="$work/build"
 logs="$work/logs"
 start=$SECONDS
 
+"$root/scripts/install-packages.sh" --project || exit 2
+
 # ---- the copy: HEAD's files, rewriting only those that differ so that make sees no change
 rev=$(git -C "$root" rev-parse --short HEAD) || exit 2
 mkdir -p "$tree" "$logs"
+rm -rf "$work/original" "$work/mutated.list"  # left by an interrupted run; the sync below undoes its edits
 rm -rf "$work/export"
 mkdir -p "$work/export"
 git -C "$root" archive --format=tar HEAD | tar -x -C "$work/export" || exit 2
@@ -81,42 +86,63 @@ if [ -n "$(git -C "$root" status --porcelain --untracked-files=no)" ]; then
   echo "mutate.sh: uncommitted changes are not part of this run (it mutates $rev as committed)" >&2
 fi
 
-# ---- applying one mutation: a literal find/replace in one file that must match exactly once;
-# exits non-zero, leaving the file as it was, when the mutation does not apply.
+# ---- applying one mutation: each edit is a literal find/replace that must match exactly once
+# in its file. Nothing is written unless every edit applies; then the originals are kept under
+# $work/original/ and the mutated paths listed in $work/mutated.list for restore().
 apply() {
-  python3 - "$tree" "$tree/tests/mutations/$1.mut" <<'PY'
-import sys
-tree, spec = sys.argv[1], sys.argv[2]
-target, blocks, current = None, {}, None
+  python3 - "$tree" "$tree/tests/mutations/$1.mut" "$work" <<'PY'
+import os, shutil, sys
+tree, spec, work = sys.argv[1:4]
+edits, current = [], None  # [file, {"find": [...], "replace": [...]}]
 for line in open(spec).read().split("\n"):
-    if current is None and line.startswith("file: "):
-        target = line[len("file: "):].strip()
-    elif line in ("--- find", "--- replace"):
+    if line.startswith("file: "):
+        edits.append([line[len("file: "):].strip(), {}])
+        current = None
+    elif line in ("--- find", "--- replace") and edits:
         current = line[4:]
-        blocks[current] = []
+        edits[-1][1][current] = []
     elif current is not None:
-        blocks[current].append(line)
+        edits[-1][1][current].append(line)
     elif line.strip() and not line.startswith("#"):
-        sys.exit(f"{spec}: unexpected line {line!r} before '--- find'")
-def text(name):
-    lines = blocks.get(name, [])
+        sys.exit(f"{spec}: unexpected line {line!r}")
+if not edits or any("find" not in b or "replace" not in b for _, b in edits):
+    sys.exit(f"{spec}: each 'file:' needs a '--- find' and a '--- replace' block")
+def text(lines):
+    lines = list(lines)
     while lines and lines[-1] == "":
         lines.pop()
     return "\n".join(lines)
-find, replace = text("find"), text("replace")
-if not target or not find or "replace" not in blocks:
-    sys.exit(f"{spec}: needs 'file:', '--- find' and '--- replace'")
-source = open(f"{tree}/{target}").read()
-count = source.count(find)
-if count != 1:
-    print(f"the find text occurs {count} times in {target}, not once", file=sys.stderr)
-    sys.exit(3)
-open(f"{tree}/{target}", "w").write(source.replace(find, replace))
+sources = {}
+for target, blocks in edits:
+    if target not in sources:
+        if not os.path.isfile(f"{tree}/{target}"):
+            sys.exit(f"no file {target} to mutate")
+        sources[target] = open(f"{tree}/{target}").read()
+    find = text(blocks["find"])
+    count = sources[target].count(find) if find else 0
+    if count != 1:
+        sys.exit(f"the find text occurs {count} times in {target}, not once:\n{find}")
+    sources[target] = sources[target].replace(find, text(blocks["replace"]))
+for target, source in sources.items():
+    os.makedirs(os.path.dirname(f"{work}/original/{target}"), exist_ok=True)
+    shutil.copyfile(f"{tree}/{target}", f"{work}/original/{target}")
+with open(f"{work}/mutated.list", "w") as out:
+    out.write("".join(f"{t}\n" for t in sources))
+for target, source in sources.items():
+    open(f"{tree}/{target}", "w").write(source)
 PY
 }
 
+# Puts back what apply() changed. The restored files are newer than their objects, so the next
+# build recompiles them: the copy never keeps a mutant's object.
+restore() {
+  [ -f "$work/mutated.list" ] || return 0
+  while IFS= read -r f; do cp "$work/original/$f" "$tree/$f"; done <"$work/mutated.list"
+  rm -f "$work/mutated.list"
+}
+
 run_suite() {  # run_suite LOG: prints the number of failed tests and the number run
-  (cd "$build" && ctest -j"$jobs" --timeout "$timeout" ${filter[@]+"${filter[@]}"}) >>"$1" 2>&1
+  (cd "$build" && ctest -j"$jobs" --timeout "$timeout" --output-on-failure ${filter[@]+"${filter[@]}"}) >>"$1" 2>&1
   local summary
   summary=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$1" | tail -n 1)
   [ -n "$summary" ] || { echo "? ?"; return; }
@@ -144,8 +170,6 @@ echo "mutate.sh: baseline passes ($total tests, $((SECONDS - start)) s)" >&2
 # ---- the mutations
 rows=()
 bad=0
-mutated=""
-restore() { [ -n "$mutated" ] && cp "$work/original" "$tree/$mutated"; mutated=""; }
 trap 'restore; exit 130' INT TERM
 for m in "${mutations[@]}"; do
   t0=$SECONDS
@@ -153,28 +177,18 @@ for m in "${mutations[@]}"; do
   : >"$log"
   echo "mutate.sh: $m" >&2
   failed="-"
-  target=$(sed -n 's/^file: *//p' "$tree/tests/mutations/$m.mut" | head -n 1)
-  if [ -z "$target" ] || [ ! -f "$tree/$target" ]; then
-    echo "no file '$target' to mutate" >>"$log"
+  if ! apply "$m" >>"$log" 2>&1; then
     verdict="does not apply"
+  elif ! build_copy "$log"; then
+    verdict="does not build"
   else
-    cp "$tree/$target" "$work/original"
-    if ! apply "$m" >>"$log" 2>&1; then
-      verdict="does not apply"
-    else
-      mutated=$target
-      if ! build_copy "$log"; then
-        verdict="does not build"
-      else
-        read -r failed total < <(run_suite "$log")
-        if [ "$failed" = "?" ]; then verdict="suite did not run"
-        elif [ "$failed" -gt 0 ]; then verdict="killed"; failed="$failed of $total"
-        else verdict="survived"; failed="0 of $total"
-        fi
-      fi
-      restore
+    read -r failed total < <(run_suite "$log")
+    if [ "$failed" = "?" ]; then verdict="suite did not run"
+    elif [ "$failed" -gt 0 ]; then verdict="killed"; failed="$failed of $total"
+    else verdict="survived"; failed="0 of $total"
     fi
   fi
+  restore
   [ "$verdict" = "killed" ] || bad=1
   rows+=("$m|$(breaks_of "$m")|$failed|$verdict|$((SECONDS - t0)) s")
   echo "mutate.sh: $m: $verdict ($failed failed)" >&2
@@ -189,3 +203,4 @@ echo "| mutation | what it breaks | tests failed | verdict | time |"
 echo "|---|---|---|---|---|"
 for r in "${rows[@]}"; do echo "| ${r//|/ | } |"; done
 exit "$bad"
+}
