@@ -190,7 +190,7 @@ for m in "${mutations[@]}"; do
   fi
   restore
   [ "$verdict" = "killed" ] || bad=1
-  rows+=("$m|$(breaks_of "$m")|$failed|$verdict|$((SECONDS - t0)) s")
+  rows+=("$m"$'\t'"$(breaks_of "$m")"$'\t'"$failed"$'\t'"$verdict"$'\t'"$((SECONDS - t0)) s")
   echo "mutate.sh: $m: $verdict ($failed failed)" >&2
 done
 trap - INT TERM
@@ -201,6 +201,9 @@ echo "Mutation run of $rev, $(date -u +%Y-%m-%d), ${#mutations[@]} mutations, $(
 echo
 echo "| mutation | what it breaks | tests failed | verdict | time |"
 echo "|---|---|---|---|---|"
-for r in "${rows[@]}"; do echo "| ${r//|/ | } |"; done
+for r in "${rows[@]}"; do
+  r=${r//|/\\|}  # a | in a cell would end it
+  echo "| ${r//$'\t'/ | } |"
+done
 exit "$bad"
 }
