@@ -8,7 +8,10 @@ for p in "$@"; do
   if [ "$p" = --project ]; then
     wanted+=(g++ make cmake pkg-config libcli11-dev libeigen3-dev libspdlog-dev nlohmann-json3-dev
              catch2 zlib1g-dev libopenmpi-dev openmpi-bin python3 python3-numpy python3-jsonschema
-             python3-sklearn)
+             python3-sklearn libprotobuf-dev protobuf-compiler libonnx-dev python3-onnx nodejs)
+    # The export tests install onnxruntime-node with npm. A Node.js from outside Debian ships its
+    # own npm, which Debian's npm package would conflict with: only add it when none is there.
+    command -v npm >/dev/null || wanted+=(npm)
   else
     wanted+=("$p")
   fi

@@ -4,8 +4,12 @@
 
 #include "cli/commands.hpp"
 #include "trainer/distributed.hpp"
+#include "trainer/trial.hpp"
 
 int main(int argc, char** argv) {
+  // Before any thread starts (MPI's included): stacks the size the trainer needs, which an
+  // rlimit budget counts whole, instead of RLIMIT_STACK's (docs/memory.md, "Thread stacks").
+  trainer::set_default_thread_stack(trainer::kThreadStackBytes);
   trainer::init_distributed(argc, argv);
   return trainer::finish_distributed(trainer::cli::run(argc, argv));
 }

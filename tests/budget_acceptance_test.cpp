@@ -242,6 +242,48 @@ void more_than_the_choice_does_not_fit(Jail jail, const trainer_test::ScratchCgr
   if (jail == Jail::cgroup) CHECK(fit.signal == SIGKILL);  // the OOM killer
 }
 
+// Images for a conv model: <build>/test-data/images-32/{x,y}.npy, 524288 uint8 images 32x32x1
+// (512 MiB, four times the 128 MiB cgroup below), made once like big_data().
+constexpr std::int64_t kImageRows = 524'288;
+constexpr std::uint64_t kImageLimit = 128 * MiB;
+fs::path image_data() {
+  const fs::path dir = fs::path(TRAINER_BINARY).parent_path() / "test-data" / "images-32";
+  if (fs::exists(dir / "complete")) return dir;
+  fs::create_directories(dir);
+  const int lock = ::open((dir / "lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  REQUIRE(lock >= 0);
+  ::flock(lock, LOCK_EX);
+  if (!fs::exists(dir / "complete")) {
+    trainer::NpyStreamWriter x((dir / "x.npy").string(), trainer::DType::u1, {32, 32, 1});
+    trainer::NpyStreamWriter y((dir / "y.npy").string(), trainer::DType::u1, {});
+    constexpr std::int64_t chunk = 4096;
+    std::vector<std::uint8_t> xs(static_cast<std::size_t>(chunk * 1024)), ys(static_cast<std::size_t>(chunk));
+    std::uint64_t state = 0x2545F4914F6CDD1DULL;
+    for (std::int64_t done = 0; done < kImageRows; done += chunk) {
+      for (std::int64_t r = 0; r < chunk; ++r) {
+        // The label is which quarter of the image is brighter: learnable by a convolution.
+        const auto label = static_cast<std::uint8_t>((done + r) % 4);
+        ys[static_cast<std::size_t>(r)] = label;
+        for (std::int64_t p = 0; p < 1024; ++p) {
+          state ^= state << 13;
+          state ^= state >> 7;
+          state ^= state << 17;
+          const bool bright = ((p / 32) / 16) * 2 + (p % 32) / 16 == label;
+          xs[static_cast<std::size_t>(r * 1024 + p)] = static_cast<std::uint8_t>((state >> 58) + (bright ? 64 : 0));
+        }
+      }
+      x.append(xs.data(), chunk);
+      y.append(ys.data(), chunk);
+    }
+    x.finish();
+    y.finish();
+    trainer::test::write_text((dir / "complete").string(), "ok\n");
+  }
+  ::flock(lock, LOCK_UN);
+  ::close(lock);
+  return dir;
+}
+
 template <class Check>
 void in_cgroup(Check check) {
   trainer_test::ScratchCgroup sandbox(kLimit);
@@ -292,4 +334,37 @@ TEST_CASE("under RLIMIT_DATA of 256 MiB, a forced micro-batch twice the chosen o
 TEST_CASE("under RLIMIT_DATA of 256 MiB, 1.25x the chosen micro-batch with --ram none fails",
           "[budget][acceptance][rlimit][real-memory]") {
   more_than_the_choice_does_not_fit(Jail::rlimit_data, nullptr);
+}
+
+TEST_CASE("in a 128 MiB cgroup, a conv model trains on 512 MiB of mapped images with budget source cgroup",
+          "[budget][acceptance][cgroup][image]") {
+  trainer_test::ScratchCgroup sandbox(kImageLimit);
+  if (!sandbox.ok()) {
+    WARN("skipped: cannot create a memory cgroup here: " << sandbox.why_not());
+    return;
+  }
+  const fs::path data = image_data();
+  trainer::test::TempDir tmp;
+  const std::string config = tmp.file("images.json");
+  trainer::test::write_text(config, R"({
+  "data": {"train": {"x": ")" + (data / "x.npy").string() + R"(", "y": ")" + (data / "y.npy").string() + R"("},
+           "x_scale": 0.0039},
+  "model": {"layers": [{"type": "conv2d", "filters": 4, "kernel": 3, "stride": 2, "activation": "relu"},
+                       {"type": "max_pool2d", "size": 3}, {"type": "flatten"}, {"type": "dense", "units": 4}],
+            "loss": "cross_entropy"},
+  "optimizer": {"type": "adam", "lr": 0.01},
+  "training": {"epochs": 1, "batch_size": 256, "seed": 1},
+  "memory": {"ram": "auto"}
+})");
+  const Run fit = run_trainer(Jail::cgroup, &sandbox, {"--config", config, "--json", "fit"});
+  INFO(fit.describe());
+  REQUIRE(fit.exited);
+  REQUIRE(fit.exit_code == 0);
+  const auto j = fit.json();
+  REQUIRE(j.is_object());
+  CHECK(j.at("budget_source") == "cgroup");
+  CHECK(j.at("budget_bytes").get<std::uint64_t>() <= kImageLimit);
+  CHECK(j.at("measured_peak_bytes").get<std::uint64_t>() <= kImageLimit);
+  REQUIRE(j.at("epochs").size() == 1);
+  CHECK(j.at("epochs").at(0).at("train_accuracy").get<double>() > 0.5);  // it learned the bright quarter
 }

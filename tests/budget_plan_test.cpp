@@ -7,10 +7,10 @@ using namespace trainer;
 
 TEST_CASE("the largest items of a plan come first", "[plan]") {
   MemoryPlan plan;
-  plan.add("a", 10);
-  plan.add("b", 300);
-  plan.add("c", 20);
-  plan.add("d", 300);
+  plan.add("a", "a", 10);
+  plan.add("b", "b", 300);
+  plan.add("c", "c", 20);
+  plan.add("d", "d", 300);
   auto top = plan.largest(3);
   REQUIRE(top.size() == 3);
   CHECK(top[0].name == "b");
@@ -21,8 +21,8 @@ TEST_CASE("the largest items of a plan come first", "[plan]") {
 
 TEST_CASE("a plan total saturates instead of wrapping", "[plan]") {
   MemoryPlan plan;
-  plan.add("huge", std::numeric_limits<std::uint64_t>::max() - 5);
-  plan.add("more", 100);
+  plan.add("huge", "huge", std::numeric_limits<std::uint64_t>::max() - 5);
+  plan.add("more", "more", 100);
   CHECK(plan.total() == std::numeric_limits<std::uint64_t>::max());
 }
 

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "support/temp_dir.hpp"
 #include "trainer/checkpoint.hpp"
@@ -41,6 +42,38 @@ TEST_CASE("trainer --version and --help answer with exit 0 and help shows exampl
     INFO(cmd);
     CHECK(sub.exit_code == 0);
     CHECK_THAT(sub.out, Catch::Contains("Example"));
+  }
+}
+
+TEST_CASE("each command's --help lists the common flags it takes", "[cli]") {
+  struct Case {
+    const char* cmd;
+    std::vector<const char*> flags;
+  };
+  const std::vector<const char*> all = {"--config", "--ram", "--threads", "--seed", "--json", "--log-format", "--quiet"};
+  for (const Case& c : {Case{"fit", all}, Case{"probe-batch", all}, Case{"evaluate", all},
+                        Case{"predict", {"--ram", "--threads", "--json", "--quiet"}},
+                        Case{"inspect", {"--json", "--log-format", "--quiet"}},
+                        Case{"validate", {"--config", "--seed", "--json"}}, Case{"import", {"--json", "--quiet"}},
+                        Case{"report", {"--config", "--json"}}}) {
+    const auto r = run_command(trainer_cmd(std::string(c.cmd) + " --help"));
+    for (const char* flag : c.flags) {
+      INFO(c.cmd << " --help lacks " << flag << ":\n" << r.out);
+      CHECK_THAT(r.out, Catch::Contains(flag));
+    }
+  }
+  // A common flag works after the command as well as before it.
+  CHECK(run_command(trainer_cmd("inspect " + kRoot + "/data/digits/train_x.npy --json"), false).out.front() == '{');
+  CHECK(run_command(trainer_cmd("--json inspect " + kRoot + "/data/digits/train_x.npy"), false).out.front() == '{');
+}
+
+TEST_CASE("a count below its range says at least 1, not a range of 300 digits", "[cli]") {
+  for (const char* args : {"fit --epochs 0", "fit --threads 0", "probe-batch --threads -1"}) {
+    const auto r = run_command(trainer_cmd(args) + " --config " + kDigits);
+    INFO(args << " -> " << r.out);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("at least 1"));
+    CHECK(r.out.size() < 300);
   }
 }
 
@@ -153,4 +186,24 @@ TEST_CASE("the built-in demo reaches at least 0.95 test accuracy", "[cli][digits
   REQUIRE(fit.exit_code == 0);
   json summary = json::parse(fit.out);
   CHECK(summary["test_accuracy"].get<double>() >= 0.95);
+}
+
+TEST_CASE("the digits CNN demo trains to 0.97, and batch norm over micro-batches is said once", "[cli][digits][image]") {
+  const std::string cnn = kRoot + "/configs/digits-cnn.json";
+  auto fit = run_command(trainer_cmd("fit --json --config " + cnn), false);
+  INFO(fit.out);
+  REQUIRE(fit.exit_code == 0);
+  CHECK(json::parse(fit.out).at("test_accuracy").get<double>() >= 0.97);
+
+  // Accumulating: each micro-batch is normalised by its own statistics, which fit says (once).
+  auto split = run_command(trainer_cmd("fit --epochs 1 --batch-size 64 --micro-batch 16 --config " + cnn));
+  INFO(split.out);
+  REQUIRE(split.exit_code == 0);
+  const std::string warning = "batch_norm normalises each micro-batch of 16 by its own statistics";
+  const auto at = split.out.find(warning);
+  CHECK(at != std::string::npos);
+  CHECK(split.out.find(warning, at + 1) == std::string::npos);
+  // A micro-batch that is the whole batch: nothing to say.
+  auto whole = run_command(trainer_cmd("fit --epochs 1 --config " + cnn));
+  CHECK(whole.out.find("batch_norm normalises") == std::string::npos);
 }

@@ -398,6 +398,98 @@ TEST_CASE("matrix: every malformed .npy fixture used as training x exits 3 namin
   CHECK(rows >= 20);  // the manifest lists its malformed files; losing them would pass silently
 }
 
+// ---- image models ---------------------------------------------------------------------------
+
+namespace {
+
+// The workspace with images: x becomes [60, 6, 6, 2] (channels last) and the model a CNN.
+void use_images(Workspace& w, const json& layers) {
+  std::vector<float> xs(60 * 6 * 6 * 2);
+  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>((i * 37) % 11) / 11.0f;
+  trainer::test::write_npy(w.x, "<f4", {60, 6, 6, 2}, xs.data(), xs.size() * sizeof(float));
+  w.cfg["model"]["layers"] = layers;
+  w.save();
+}
+
+const json kConv3 = {{"type", "conv2d"}, {"filters", 4}, {"kernel", 3}, {"activation", "relu"}};
+const json kFlatten = {{"type", "flatten"}};
+const json kDense3 = {{"type", "dense"}, {"units", 3}};
+
+}  // namespace
+
+TEST_CASE("matrix: a conv2d kernel larger than its padded input names the layer and both shapes", "[errors][image]") {
+  Workspace w;
+  use_images(w, {{{"type", "conv2d"}, {"filters", 4}, {"kernel", 7}, {"padding", "valid"}}, kFlatten, kDense3});
+  auto r = w.run("conv2d kernel 7x7 on a 6x6 image", w.fit_args() + " --metrics " + w.tmp.file("m.jsonl"));
+  expect(r, 2, {w.config + ": /model/layers/0", "7x7", "6x6"});
+  expect_no_outputs(w.tmp.path());
+}
+
+TEST_CASE("matrix: pooling larger than its input names the layer and both shapes", "[errors][image]") {
+  Workspace w;
+  use_images(w, {kConv3, {{"type", "max_pool2d"}, {"size", 2}}, {{"type", "max_pool2d"}, {"size", 3}}, kFlatten, kDense3});
+  auto r = w.run("max_pool2d of size 3 on a 2x2 input", w.fit_args());
+  expect(r, 2, {w.config + ": /model/layers/2", "max_pool2d of size 3x3", "2x2 input", "4x2x2"});
+}
+
+TEST_CASE("matrix: a dense layer straight after a spatial one names the layer and the missing flatten", "[errors][image]") {
+  Workspace w;
+  use_images(w, {kConv3, kDense3});
+  auto r = w.run("dense after conv2d without flatten", w.fit_args());
+  expect(r, 2, {w.config + ": /model/layers/1", "dense layer on a 4x4x4", "flatten or global_avg_pool"});
+}
+
+TEST_CASE("matrix: flat rows for an image model without image_shape name x, its shape and /data/layout", "[errors][image]") {
+  Workspace w;  // x is [60, 4]: not an image
+  w.cfg["model"]["layers"] = {kConv3, kFlatten, kDense3};
+  w.save();
+  auto r = w.run("conv2d on flat rows without /data/image_shape", w.fit_args());
+  expect(r, 3, {w.x, "(60, 4)", "/data/layout", "/data/image_shape"});
+}
+
+TEST_CASE("matrix: an image_shape that does not cover the rows names x and both sizes", "[errors][image]") {
+  Workspace w;
+  use_images(w, {{{"type", "conv2d"}, {"filters", 2}, {"kernel", 1}}, kFlatten, kDense3});
+  w.cfg["data"]["image_shape"] = {6, 6, 3};
+  w.save();
+  auto r = w.run("/data/image_shape [6, 6, 3] for rows of 72 values", w.fit_args());
+  expect(r, 3, {w.x, "72 values", "/data/image_shape", "108"});
+}
+
+TEST_CASE("matrix: an init_from conv weight of another shape names the file and both shapes", "[errors][image]") {
+  Workspace w;
+  use_images(w, {kConv3, kFlatten, kDense3});
+  const std::string dir = w.tmp.file("init");
+  fs::create_directories(dir);
+  auto write = [&](const std::string& name, std::vector<std::int64_t> shape) {
+    std::int64_t count = 1;
+    for (std::int64_t d : shape) count *= d;
+    std::vector<float> v(static_cast<std::size_t>(count), 0.1f);
+    trainer::test::write_npy(dir + "/" + name, "<f4", shape, v.data(), v.size() * sizeof(float));
+  };
+  write("conv0.weight.npy", {4, 2, 3, 2});  // a 3x2 kernel where the model has 3x3
+  write("conv0.bias.npy", {4});
+  write("dense0.weight.npy", {3, 64});
+  write("dense0.bias.npy", {3});
+  w.cfg["model"]["init_from"] = dir;
+  w.save();
+  auto r = w.run("init_from conv0.weight [4, 2, 3, 2] for a 3x3 kernel", w.fit_args() + " --checkpoint " + w.tmp.file("run.ckpt"));
+  expect(r, 3, {dir + "/conv0.weight.npy", "(4, 2, 3, 2)", "(4, 2, 3, 3)"});
+  expect_no_outputs(w.tmp.path());
+}
+
+TEST_CASE("matrix: same padding with a stride and augmenting an MLP name their keys", "[errors][image]") {
+  Workspace w;
+  use_images(w, {{{"type", "conv2d"}, {"filters", 2}, {"stride", 2}, {"padding", "same"}}, kFlatten, kDense3});
+  auto r = w.run("\"same\" padding with stride 2", w.fit_args());
+  expect(r, 2, {"/model/layers/0/padding", "stride 1"});
+  Workspace mlp;
+  mlp.cfg["data"]["augment"] = {{"flip", true}};
+  mlp.save();
+  r = mlp.run("/data/augment on a model without image layers", mlp.fit_args());
+  expect(r, 2, {"/data/augment"});
+}
+
 // ---- flags and budgets ----------------------------------------------------------------------
 
 TEST_CASE("matrix: --ram garbage exits 2 naming --ram and the accepted forms", "[errors]") {
@@ -426,7 +518,7 @@ TEST_CASE("matrix: --threads 0 and negative exit 2 naming --threads", "[errors]"
   for (const char* value : {"0", "-3"}) {
     DYNAMIC_SECTION("--threads " << value) {
       auto r = w.run(std::string("`--threads ") + value + "`", w.fit_args() + " --threads " + value);
-      expect(r, 2, {"--threads", "positive integer"});
+      expect(r, 2, {"--threads", "at least 1"});
     }
   }
 }

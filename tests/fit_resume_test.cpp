@@ -124,6 +124,7 @@ TEST_CASE("a checkpoint round-trips every field, also with empty arrays", "[fit]
   d.config_json = "{\"a\": 1}";
   d.config_hash = 0x1234567890abcdefULL;
   d.input_width = 64;
+  d.input = trainer::SampleShape::hwc(4, 2, 8);
   d.seed = 9;
   d.epochs_done = 3;
   d.batches_done = 2;
@@ -143,6 +144,7 @@ TEST_CASE("a checkpoint round-trips every field, also with empty arrays", "[fit]
   CHECK(r.config_json == d.config_json);
   CHECK(r.config_hash == d.config_hash);
   CHECK(r.input_width == 64);
+  CHECK(r.input == d.input);
   CHECK(r.seed == 9);
   CHECK(r.epochs_done == 3);
   CHECK(r.batches_done == 2);
@@ -173,4 +175,51 @@ TEST_CASE("a failed checkpoint write leaves the previous checkpoint intact", "[f
   CHECK_THROWS_AS(trainer::write_checkpoint(tmp.file("a.ckpt"), {&d, params, {}}), trainer::Error);
   CHECK(bytes_of(tmp.file("a.ckpt")) == before);
   CHECK(trainer::read_checkpoint(tmp.file("a.ckpt")).params == std::vector<float>{1, 2, 3});
+}
+
+TEST_CASE("an image model with batch norm, dropout and augmentation resumes bitwise, running statistics included",
+          "[fit][checkpoint][image]") {
+  TempDir tmp;
+  const std::string conv_case = std::string(TRAINER_FIXTURES_DIR) + "/conv/conv_bn_gap";  // 158 images 8x8x3
+  json pair = {{"x", conv_case + "/X.npy"}, {"y", conv_case + "/y.npy"}};
+  json layers = json::array({{{"type", "conv2d"}, {"filters", 4}, {"kernel", 3}, {"padding", "same"}, {"bias", false}},
+                             {{"type", "batch_norm"}, {"activation", "relu"}},
+                             {{"type", "max_pool2d"}, {"size", 2}},
+                             {{"type", "dropout"}, {"rate", 0.2}},
+                             {{"type", "flatten"}},
+                             {{"type", "dense"}, {"units", 3}}});
+  json cfg = {{"data", {{"train", pair}, {"validation_split", 0.2}, {"augment", {{"flip", true}, {"crop_padding", 2}}}}},
+              {"model", {{"layers", layers}, {"loss", "cross_entropy"}}},
+              {"optimizer", {{"type", "adam"}, {"lr", 0.01}}},
+              {"training", {{"epochs", 3}, {"batch_size", 20}, {"seed", 5}, {"threads", 2}}},
+              {"memory", {{"ram", "none"}, {"verify", false}}}};
+  const trainer::Config config = trainer::load_config_text(cfg.dump(), tmp.file("run.json"), tmp.path().string());
+
+  trainer::FitOptions straight;
+  straight.export_dir = tmp.file("straight");
+  trainer::fit(config, straight);
+
+  trainer::FitOptions first;
+  first.checkpoint_path = tmp.file("run.ckpt");
+  first.interrupt_after_steps = 9;  // 127 training rows / 20 = 7 steps per epoch: mid epoch 2
+  CHECK_THROWS_AS(trainer::fit(config, first), trainer::Error);
+  CHECK(trainer::read_checkpoint(first.checkpoint_path).input == trainer::SampleShape::hwc(8, 8, 3));
+  trainer::FitOptions second;
+  second.resume_path = first.checkpoint_path;
+  second.export_dir = tmp.file("resumed");
+  trainer::fit(config, second);
+  for (const char* name : {"conv0.weight", "bn0.weight", "bn0.bias", "bn0.running_mean", "bn0.running_var", "dense0.weight",
+                           "dense0.bias"}) {
+    INFO(name);
+    CHECK(bytes_of(tmp.file(std::string("straight/") + name + ".npy")) ==
+          bytes_of(tmp.file(std::string("resumed/") + name + ".npy")));
+  }
+
+  // Another seed draws other augmentations (and weights): the run is not the same.
+  json other = cfg;
+  other["training"]["seed"] = 6;
+  trainer::FitOptions reseeded;
+  reseeded.export_dir = tmp.file("reseeded");
+  trainer::fit(trainer::load_config_text(other.dump(), tmp.file("run.json"), tmp.path().string()), reseeded);
+  CHECK(bytes_of(tmp.file("straight/bn0.running_mean.npy")) != bytes_of(tmp.file("reseeded/bn0.running_mean.npy")));
 }

@@ -92,7 +92,7 @@ TEST_CASE("probe-batch --json reports the budget, the batch, the breakdown and t
     sum += bytes.get<std::uint64_t>();
   }
   CHECK(j.at("breakdown").contains("parameters"));
-  CHECK(j.at("breakdown").contains("runtime baseline"));
+  CHECK(j.at("breakdown").contains("runtime_baseline"));
   CHECK(sum == j.at("predicted_peak_bytes").get<std::uint64_t>());
   CHECK(sum <= budget);
 
@@ -163,4 +163,56 @@ TEST_CASE("a forced micro-batch that does not fit exits 4 naming the micro-batch
   CHECK(r.exit_code == 4);
   CHECK((r.out.find("/training/micro_batch") != std::string::npos || r.out.find("--micro-batch") != std::string::npos));
   CHECK(r.out.find("epoch 1/") == std::string::npos);
+}
+
+TEST_CASE("probe-batch lists every layer and the largest micro-batch that fits, whatever the batch", "[memory][probe-batch][image]") {
+  TempDir dir;
+  constexpr std::int64_t rows = 2000;
+  std::mt19937 rng(5);
+  std::vector<std::uint8_t> x(static_cast<std::size_t>(rows * 16 * 16 * 3)), y(static_cast<std::size_t>(rows));
+  for (auto& v : x) v = static_cast<std::uint8_t>(rng() % 256);
+  for (auto& v : y) v = static_cast<std::uint8_t>(rng() % 10);
+  const std::vector<std::int64_t> xs{rows, 16, 16, 3}, ys{rows};
+  trainer::write_npy(dir.file("x.npy"), trainer::DType::u1, xs, x.data());
+  trainer::write_npy(dir.file("y.npy"), trainer::DType::u1, ys, y.data());
+  const std::string config = dir.file("run.json");
+  trainer::test::write_text(config, R"({
+  "data": {"train": {"x": "x.npy", "y": "y.npy"}, "x_scale": 0.0039},
+  "model": {"layers": [{"type": "conv2d", "filters": 8, "kernel": 3, "padding": "same", "bias": false},
+                       {"type": "batch_norm", "activation": "relu"},
+                       {"type": "max_pool2d", "size": 2},
+                       {"type": "flatten"},
+                       {"type": "dense", "units": 10}]},
+  "training": {"batch_size": 32}
+})");
+  const auto j = json_of(trainer_cmd(config, "--ram 64M --json probe-batch"));
+  INFO(j.dump(2));
+  REQUIRE(j.at("layers").size() == 5);
+  const auto& conv = j.at("layers").at(0);
+  CHECK(conv.at("index") == 0);
+  CHECK(conv.at("type") == "conv2d");
+  CHECK(conv.at("output_shape") == nlohmann::json({8, 16, 16}));  // C, H, W as PyTorch prints it
+  CHECK(conv.at("parameters") == 8 * 3 * 3 * 3);
+  CHECK(conv.at("activation_bytes_per_sample") == 8 * 16 * 16 * 4);  // its output, kept for backward
+  CHECK(j.at("layers").at(1).at("parameters") == 16);  // weight and bias; running statistics are buffers
+  CHECK(j.at("layers").at(2).at("output_shape") == nlohmann::json({8, 8, 8}));
+  CHECK(j.at("layers").at(3).at("output_shape") == nlohmann::json({512}));
+  CHECK(j.at("layers").at(4).at("output_shape") == nlohmann::json({10}));
+  // The batch of 32 is what the config asks; the budget would take far more.
+  CHECK(j.at("micro_batch") == 32);
+  CHECK(j.at("max_batch").get<std::int64_t>() > 32);
+  CHECK(j.at("max_batch").get<std::int64_t>() <= rows);
+  for (const auto& [key, bytes] : j.at("breakdown").items()) {
+    INFO(key);
+    CHECK(key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
+  }
+  for (const char* key : {"parameters", "gradients", "optimizer_state", "activations", "gradient", "workspace",
+                          "batch_norm_statistics", "input_staging", "evaluation", "sample_order", "gemm_scratch",
+                          "thread_stacks", "runtime_baseline"})
+    CHECK(j.at("breakdown").contains(key));
+
+  const auto text = run_command(trainer_cmd(config, "--ram 64M probe-batch"), false);
+  CHECK(text.out.find("conv2d") != std::string::npos);
+  CHECK(text.out.find("8x16x16") != std::string::npos);
+  CHECK(text.out.find("max batch") != std::string::npos);
 }

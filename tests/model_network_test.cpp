@@ -133,13 +133,13 @@ TEST_CASE("the workspace plan lists 64-byte-rounded items and bind needs exactly
   trainer::Network net(model_of({dense(5, Activation::relu), dropout(0.5), dense(3)}), 4);
   const auto items = net.plan_train(3);
   REQUIRE(items.size() == 3);
-  CHECK(items[0].name == "activations");
+  CHECK(items[0].key == "activations");
   // dense0 out [3,5] floats: 60 -> 64; dense1 out [3,3]: 36 -> 64; dropout out [3,5]: 64
   CHECK(items[0].bytes == 192);
-  CHECK(items[1].name == "backward scratch");
-  CHECK(items[1].bytes == 64);  // [3, 5] floats: the input gradient of dense1
-  CHECK(items[2].name == "dropout masks");
-  CHECK(items[2].bytes == 64);  // [3, 5] bytes
+  CHECK(items[1].key == "dropout_masks");
+  CHECK(items[1].bytes == 64);  // [3, 5] bytes
+  CHECK(items[2].key == "gradient");
+  CHECK(items[2].bytes == 64);  // [3, 5] floats: the input gradient of dense1
   CHECK(trainer::Network::total(items) == 320);
   for (const auto& item : items) CHECK(item.bytes % 64 == 0);
   const auto eval = net.plan_eval(100);

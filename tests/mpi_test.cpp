@@ -257,3 +257,60 @@ TEST_CASE("mpi: a killed rank ends the job without a hang", "[mpi]") {
   CHECK_THAT(r.out, !Catch::Contains("rc=0"));
   CHECK(seconds < 25);  // 30 s would be the timeout catching a hang
 }
+
+TEST_CASE("mpi: 2 ranks train a conv model to the single-process weights", "[mpi][image]") {
+  if (!mpi_usable()) return;
+  TempDir dir;
+  // conv + max pooling + flatten + dense, no batch norm (whose statistics are per rank).
+  const std::string conv = std::string(TRAINER_FIXTURES_DIR) + "/conv/conv_maxpool";  // 159 images 8x8x1
+  const std::string config = dir.file("run.json");
+  trainer::test::write_text(config, R"({"data": {"train": {"x": ")" + conv + R"(/X.npy", "y": ")" + conv + R"(/y.npy"},
+                                                  "shuffle": true},
+  "model": {"layers": [{"type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "activation": "relu"},
+                       {"type": "max_pool2d", "size": 2}, {"type": "flatten"}, {"type": "dense", "units": 4}],
+            "loss": "cross_entropy", "init_from": ")" + conv + R"(/init"},
+  "optimizer": {"type": "adam", "lr": 0.01},
+  "training": {"epochs": 2, "batch_size": 24, "seed": 7, "threads": 1},
+  "memory": {"ram": "none"}})");
+  const std::string single = dir.file("single"), two = dir.file("two");
+  auto r1 = run_command(fit_cmd(config, "--export-weights " + single));
+  INFO(r1.out);
+  REQUIRE(r1.exit_code == 0);
+  auto r2 = run_command(kMpirun + "-np 2 " + fit_cmd(config, "--micro-batch 5 --export-weights " + two));
+  INFO(r2.out);
+  REQUIRE(r2.exit_code == 0);
+  for (const char* name : {"conv0.weight", "conv0.bias", "dense0.weight", "dense0.bias"}) {
+    const auto a = test_npy::read(single + "/" + name + ".npy"), b = test_npy::read(two + "/" + name + ".npy");
+    REQUIRE(a.shape == b.shape);
+    for (std::size_t i = 0; i < a.values.size(); ++i) {
+      INFO(name << " [" << i << "]: " << b.values[i] << " vs single process " << a.values[i]);
+      REQUIRE(std::fabs(a.values[i] - b.values[i]) <= 1e-5 + 1e-4 * std::fabs(a.values[i]));
+    }
+  }
+}
+
+TEST_CASE("mpi: with batch norm each rank normalises by its own statistics, says so, and keeps rank 0's running ones",
+          "[mpi][image]") {
+  if (!mpi_usable()) return;
+  TempDir dir;
+  const std::string conv = std::string(TRAINER_FIXTURES_DIR) + "/conv/conv_bn_gap";
+  const std::string config = dir.file("run.json");
+  trainer::test::write_text(config, R"({"data": {"train": {"x": ")" + conv + R"(/X.npy", "y": ")" + conv + R"(/y.npy"},
+                                                  "validation_split": 0.2},
+  "model": {"layers": [{"type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "bias": false},
+                       {"type": "batch_norm", "activation": "relu"}, {"type": "global_avg_pool"}, {"type": "dense", "units": 3}]},
+  "optimizer": {"type": "adam", "lr": 0.01},
+  "training": {"epochs": 2, "batch_size": 20, "seed": 7, "threads": 1},
+  "memory": {"ram": "none"}})");
+  auto r = run_command(kMpirun + "-np 2 " + fit_cmd(config, "--checkpoint " + dir.file("run.ckpt")));
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("batch_norm normalises each rank's part by its own statistics") != std::string::npos);
+  CHECK(r.out.find("val_loss") != std::string::npos);
+  // The ranks ended in sync (the job checks the trainable parameters after every epoch), and the
+  // checkpoint's running statistics (rank 0's) evaluate as a single process would.
+  const auto ev = run_command(kBin + " evaluate --config " + config + " --weights " + dir.file("run.ckpt") + " --json", false);
+  INFO(ev.out);
+  REQUIRE(ev.exit_code == 0);
+  CHECK(std::isfinite(nlohmann::json::parse(ev.out).at("loss").get<double>()));
+}

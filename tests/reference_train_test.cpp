@@ -17,46 +17,12 @@
 namespace {
 
 using nlohmann::json;
-
-trainer::OptimizerConfig optimizer_from(const json& h) {
-  trainer::OptimizerConfig o;
-  const std::string type = h.at("optimizer");
-  o.type = type == "sgd" ? trainer::OptimizerConfig::Type::sgd
-           : type == "adam" ? trainer::OptimizerConfig::Type::adam
-                            : trainer::OptimizerConfig::Type::adamw;
-  o.lr = h.at("lr");
-  o.weight_decay = h.value("weight_decay", 0.0);
-  o.momentum = h.value("momentum", 0.0);
-  o.nesterov = h.value("nesterov", false);
-  o.beta1 = h.value("beta1", 0.9);
-  o.beta2 = h.value("beta2", 0.999);
-  o.eps = h.value("eps", 1e-8);
-  return o;
-}
+using fixtures::check_close;
+using fixtures::optimizer_from;
 
 struct Tolerance {
   double weight_atol, weight_rtol, loss_atol, loss_rtol;
 };
-
-// Counts elements outside atol + rtol * |ref| and reports the worst one.
-void check_close(const std::vector<float>& got, const std::vector<float>& ref, double atol, double rtol,
-                 const std::string& what) {
-  REQUIRE(got.size() == ref.size());
-  std::size_t bad = 0, worst = 0;
-  double worst_ratio = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double allowed = atol + rtol * std::abs(static_cast<double>(ref[i]));
-    const double ratio = std::abs(static_cast<double>(got[i]) - ref[i]) / allowed;
-    if (!(ratio <= 1.0)) ++bad;
-    if (!(ratio <= worst_ratio)) {
-      worst_ratio = ratio;
-      worst = i;
-    }
-  }
-  INFO(what << ": " << bad << " of " << got.size() << " outside tolerance; worst [" << worst << "] got "
-            << got[worst] << " ref " << ref[worst] << " (ratio " << worst_ratio << ")");
-  CHECK(bad == 0);
-}
 
 class Trainer {
  public:

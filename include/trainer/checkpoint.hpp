@@ -11,14 +11,19 @@
 #include <string>
 #include <vector>
 
+#include "trainer/sample_shape.hpp"
+
 namespace trainer {
 
-inline constexpr std::uint32_t kCheckpointVersion = 1;
+// Version 2 added the input's shape (image models); version 1 files (MLPs) still load.
+inline constexpr std::uint32_t kCheckpointVersion = 2;
 
 struct CheckpointData {
+  std::uint32_t version = kCheckpointVersion;  // the format a file was read in (written: the current)
   std::string config_json;          // canonical config the run was made with
   std::uint64_t config_hash = 0;
   std::int64_t input_width = 0;
+  SampleShape input;                // a sample as the network reads it (version 1: flat)
   std::uint64_t seed = 0;
   std::int64_t epochs_done = 0;     // completed epochs
   std::int64_t batches_done = 0;    // effective batches done in the epoch after epochs_done
@@ -36,7 +41,8 @@ struct CheckpointData {
   float x_scale = 1.0f;
   std::vector<float> mean;
   std::vector<float> inv_std;
-  // Parameters (flat layout) and optimizer state (flat, parallel to params).
+  // Parameters (flat layout: trainable tensors, then buffers such as batch-norm running
+  // statistics) and optimizer state (flat, parallel to the trainable parameters).
   std::vector<float> params;
   std::vector<float> optimizer_state;
 };

@@ -22,6 +22,16 @@ struct DataFiles {
 };
 
 enum class Normalize { none, standardize };
+// How image samples are stored in x: channels last ([N, H, W, C]) or first ([N, C, H, W]).
+enum class Layout { nhwc, nchw };
+
+// Random changes of training images, drawn per sample from (seed, epoch, row) on the
+// prefetcher's thread; validation, test and predict rows are never augmented.
+struct AugmentConfig {
+  bool flip = false;               // horizontal flip with probability 1/2
+  std::int64_t crop_padding = 0;   // pad this many zero pixels on every side, crop back at random
+  bool enabled() const { return flip || crop_padding > 0; }
+};
 
 struct DataConfig {
   DataFiles train;                 // required
@@ -32,26 +42,54 @@ struct DataConfig {
   Normalize normalize = Normalize::none;  // per-feature standardisation, stats streamed once
   bool shuffle = true;             // false = file order
   bool drop_remainder = false;     // true drops the last partial effective batch of an epoch
+  Layout layout = Layout::nhwc;    // image models: how x holds an image
+  std::vector<std::int64_t> image_shape;  // [H, W, C]: read flat rows as images; empty = x's own shape
+  AugmentConfig augment;           // image models, training rows only
 };
 
 enum class Activation { relu, leaky_relu, tanh, sigmoid, gelu, linear };
 enum class Loss { cross_entropy, mse, binary_cross_entropy };
 enum class Init { he_uniform, he_normal, glorot_uniform, glorot_normal };
 
+// A height and a width (kernel, stride, padding, pool size), from a number or [h, w].
+struct Extent {
+  std::int64_t h = 1, w = 1;
+  bool operator==(const Extent&) const = default;
+};
+
+// One layer of the model. Semantics: ../shared/fixtures/public/conv/README.md and DESIGN.md.
 struct LayerConfig {
-  enum class Type { dense, dropout };
+  enum class Type { dense, dropout, conv2d, max_pool2d, avg_pool2d, global_avg_pool, batch_norm, flatten };
   Type type = Type::dense;
   std::int64_t units = 0;                    // dense: outputs (>= 1)
-  Activation activation = Activation::linear;  // dense: ignored on the last dense (implied by loss)
+  // dense, conv2d, batch_norm: applied right after the layer (ignored on the last dense layer,
+  // whose output function the loss implies).
+  Activation activation = Activation::linear;
   double rate = 0.0;                         // dropout: probability in [0, 1)
+  bool bias = true;                          // dense, conv2d: false drops the bias (before batch_norm)
+  std::int64_t filters = 0;                  // conv2d: output channels (>= 1)
+  Extent kernel{3, 3};                       // conv2d
+  Extent stride{1, 1};                       // conv2d (default 1), pools (default = size)
+  // conv2d: zeros added before and after the input along H and W. "same" pads k - 1 in all,
+  // (k - 1) / 2 before (PyTorch's choice for even kernels); "valid" and the default pad none.
+  Extent pad_begin{0, 0}, pad_end{0, 0};
+  Extent size{2, 2};                         // pools: window
+  double momentum = 0.1;                     // batch_norm: weight of the batch in the running statistics
+  double eps = 1e-5;                         // batch_norm: added to the variance
 };
 
 struct ModelConfig {
   std::vector<LayerConfig> layers;
   Loss loss = Loss::cross_entropy;
   Init init = Init::he_uniform;
-  std::string init_from;  // optional folder with dense<i>.{weight,bias}.npy
+  std::string init_from;  // optional folder with dense<i>.{weight,bias}.npy, conv<i>.*, bn<i>.*
 };
+
+// Whether the model reads images (it has a conv2d, pooling, global_avg_pool or flatten layer):
+// then x holds H x W x C samples, stored as data.layout says.
+bool is_image_model(const ModelConfig& model);
+// "conv2d", "max_pool2d", ...: the config's spelling of a layer type.
+const char* to_string(LayerConfig::Type t);
 
 struct OptimizerConfig {
   enum class Type { sgd, adam, adamw };
@@ -141,6 +179,7 @@ const char* to_string(Loss l);
 const char* to_string(OptimizerConfig::Type t);
 const char* to_string(Init i);
 const char* to_string(Normalize n);
+const char* to_string(Layout l);
 const char* to_string(ScheduleConfig::Type t);
 
 }  // namespace trainer

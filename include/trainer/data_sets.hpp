@@ -8,8 +8,10 @@
 #include <optional>
 #include <vector>
 
+#include "trainer/augment.hpp"
 #include "trainer/config.hpp"
 #include "trainer/dataset.hpp"
+#include "trainer/sample_shape.hpp"
 
 namespace trainer {
 
@@ -30,9 +32,20 @@ struct DataSets {
   RowSet validation;  // may be absent
   RowSet test;        // may be absent
   InputTransform transform;
+  Augmentation augment;           // of the training rows (disabled unless data.augment asks)
+  SampleShape input;              // a sample as the network reads it
   std::int64_t width = 0;         // input values per sample
   std::int64_t target_width = 1;  // 1 for class ids, T for mse targets
 };
+
+// A sample of x as `model` reads it: flat for a model without image layers; for an image model
+// an H x W x C image, from x's per-sample dimensions and data.layout ([H, W, C] or [H, W] for
+// nhwc, [C, H, W] or [H, W] for nchw) or from data.image_shape for flat rows. Throws Error::data
+// naming x's file when its shape does not fit.
+SampleShape sample_shape_of(const NpyArray& x, const DataConfig& data, const ModelConfig& model);
+
+// The transposition the gather applies for this data (InputTransform::channels_first).
+std::int64_t channels_first_of(const SampleShape& input, const DataConfig& data);
 
 enum class DataUse { train, evaluate };
 

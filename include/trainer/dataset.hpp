@@ -16,15 +16,27 @@ namespace trainer {
 
 enum class TargetKind { class_ids, values };
 
-// How raw inputs become the model's input: out = (x * scale - mean) * inv_std, with the columns
-// in the file's order or, when `chunks` is set, in a run's order of 4-column chunks
-// (trainer/column_chunks.hpp). fit sets it for the first layer's weight gradient
-// (trainer/input_order.hpp).
+// How raw inputs become the model's input: out = (x * scale - mean) * inv_std (mean and inv_std
+// per value of a row, in the file's order), with the columns in the file's order or, when
+// `chunks` is set, in a run's order of 4-column chunks (trainer/column_chunks.hpp: fit sets it
+// for the first layer's weight gradient, trainer/input_order.hpp), or, for images stored channels
+// first (`channels_first` = C > 1), moved to channels last: the file's [C, H*W] becomes [H*W, C].
 struct InputTransform {
   float scale = 1.0f;
   std::vector<float> mean;     // empty = no standardisation
   std::vector<float> inv_std;
   std::vector<std::int32_t> chunks;  // empty = the file's column order
+  std::int64_t channels_first = 0;   // 0: no transposition
+};
+
+// Which values of a row share standardisation statistics: none (each its own), or an image's
+// channels, stored last ([H, W, C]) or first ([C, H, W]).
+struct ChannelGroups {
+  std::int64_t channels = 0;  // 0: per value
+  bool channels_last = true;
+  std::int64_t channel_of(std::int64_t j, std::int64_t width) const {
+    return channels_last ? j % channels : j / (width / channels);
+  }
 };
 
 // Streams a float array (a no-op for integer dtypes) and throws Error::data naming the file, the
@@ -62,8 +74,9 @@ class Dataset {
   void check_values() const;
 
   // Per-feature mean and 1/std over `rows` of x*scale (one streamed pass, float64 sums;
-  // population std; a feature with std < 1e-6 gets inv_std 1).
-  InputTransform standardize_stats(std::span<const std::int64_t> rows, float scale) const;
+  // population std; a feature with std < 1e-6 gets inv_std 1). With channel groups, each
+  // channel's statistics over all its values, repeated for each value of the channel.
+  InputTransform standardize_stats(std::span<const std::int64_t> rows, float scale, ChannelGroups groups = {}) const;
 
  private:
   NpyArray x_, y_;

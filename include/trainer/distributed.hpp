@@ -86,7 +86,8 @@ class ShardedBatches {
   // Moves this rank's parts of the effective batches of `order` (positions of the epoch, all
   // ranks holding the same order) to the front of `order`, in place, and starts the prefetcher
   // over them. drop_remainder drops the job's last partial batch. Allocates nothing.
-  void start(std::span<std::int64_t> order, std::int64_t batch, std::int64_t micro, bool drop_remainder);
+  void start(std::span<std::int64_t> order, std::int64_t batch, std::int64_t micro, bool drop_remainder,
+             std::uint64_t epoch = 0);
   std::optional<BatchView> next();
 
  private:
@@ -112,6 +113,10 @@ EvalResult evaluate_sharded(Communicator& comm, Network& net, const RowSet& set,
 
 // Sums an epoch's training loss and correct count over the ranks, in place.
 void sum_epoch_stats(Communicator& comm, double& loss_sum, std::int64_t& correct);
+
+// Every rank takes rank 0's values (batch-norm running statistics: each rank's follow its own
+// batches, and rank 0's are the job's, as in PyTorch's DistributedDataParallel). No-op for one rank.
+void broadcast_from_root(Communicator& comm, std::span<float> values);
 
 // Throws Error::runtime ("ranks drifted", exit 1) on every rank when the ranks' parameters
 // differ, judged by the sum and the sum of absolute values in double. No-op for one rank.

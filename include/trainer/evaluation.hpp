@@ -3,7 +3,7 @@
 
 #include "trainer/data_sets.hpp"
 #include "trainer/model.hpp"
-#include "trainer/run_plan.hpp"
+#include "trainer/run_storage.hpp"
 
 namespace trainer {
 

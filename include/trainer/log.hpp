@@ -19,6 +19,7 @@ bool quiet();
 void info(const std::string& text);
 void info(const std::string& text, const nlohmann::json& fields);
 void warn(const std::string& text);
+void warn(const std::string& text, const nlohmann::json& fields);
 void error(const std::string& text, const nlohmann::json& fields);
 
 // A transient progress line ("\r...") on a terminal; no-op unless stderr is a TTY, the format

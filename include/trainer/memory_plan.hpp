@@ -1,6 +1,6 @@
 // The memory plan: every byte a run will hold, as named lines (the probe-batch breakdown),
 // and the binary search over a batch size against a budget. Pure arithmetic: the items come
-// from plan_storage() (run_plan.hpp: the exact storage the run carves) and the search's own
+// from plan_storage() (run_storage.hpp: the exact storage the run carves) and the search's own
 // lines (GEMM stack scratch, thread stacks, baseline); this file only adds, names and searches.
 #pragma once
 
@@ -15,7 +15,7 @@ namespace trainer {
 
 class MemoryPlan {
  public:
-  void add(std::string name, std::uint64_t bytes);
+  void add(std::string key, std::string name, std::uint64_t bytes);
   void add(const std::vector<MemoryItem>& items);
   const std::vector<MemoryItem>& items() const { return items_; }
   // Sum of all items, saturating at the maximum instead of wrapping.

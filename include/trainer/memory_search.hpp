@@ -4,13 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "trainer/batch_choice.hpp"
 #include "trainer/config.hpp"
 #include "trainer/model.hpp"
-#include "trainer/run_plan.hpp"
+#include "trainer/run_storage.hpp"
 
 namespace trainer {
 
@@ -24,6 +25,10 @@ struct TrialRecord {
 
 struct BatchSearch {
   BatchChoice choice;
+  std::int64_t max_batch = 0;         // the largest micro-batch the plan fits in the budget,
+                                      // whatever the config asks for (the training set's size
+                                      // when no budget is enforced)
+  std::vector<LayerSummary> layers;   // the network, layer by layer
   std::uint64_t budget_bytes = 0;     // after headroom; 0 with source "none"
   std::string budget_source;          // "--ram", "memory.ram", "cgroup", "meminfo", "rlimit_data", "rlimit_as", "none"
   std::vector<MemoryItem> breakdown;  // at the chosen micro-batch, incl. the runtime baseline
@@ -32,14 +37,17 @@ struct BatchSearch {
   std::vector<TrialRecord> trials;
 };
 
-struct DataSets;
+// Real training steps at a shape: the run's storage, the prefetcher, optimizer steps and an
+// evaluation pass, as fit runs them. The search runs them in a forked child under the budget to
+// prove a size; train/ hands them down (trainer/training_trial.hpp), since memory/ sits below it.
+using TrialSteps = std::function<void(const RunShape&)>;
 
 // Resolves batch_size/micro_batch for a run on `n_train` samples and the evaluation batch for
-// sets of up to `largest_eval_set` samples. With `data` (fit, probe-batch) a chosen auto
-// micro-batch is proven by trials of real training steps on it; without (evaluate, predict)
-// only the evaluation batch matters. Throws Error::budget (exit 4) when b = 1 does not fit or a
-// forced micro_batch does not fit.
+// sets of up to `largest_eval_set` samples; `file_rows` is the training file's row count (the
+// prefetcher's counters). With `trial` (fit, probe-batch) a chosen auto micro-batch is proven by
+// running it; without (evaluate, predict) only the evaluation batch matters. Throws
+// Error::budget (exit 4) when b = 1 does not fit or a forced micro_batch does not fit.
 BatchSearch search_batches(const Config& config, const Network& net, RunShape shape, std::int64_t n_train,
-                           std::int64_t largest_eval_set, const DataSets* data = nullptr);
+                           std::int64_t largest_eval_set, std::int64_t file_rows = 0, const TrialSteps& trial = {});
 
 }  // namespace trainer

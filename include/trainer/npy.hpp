@@ -68,10 +68,13 @@ class NpyArray {
   // With `to` (a permutation of 0..rows.size()-1), rows[i] goes to out row to[i] instead of i:
   // the file is read in the given order whatever order the output needs.
   // With `chunks`, each output row's columns then move into that order (column_chunks.hpp);
-  // rows must then be at most kMaxChunkedWidth values.
+  // rows must then be at most kMaxChunkedWidth values. With channels_first = C > 0, a row holds
+  // C planes of width / C values and is written channels last: value c * P + p goes to p * C + c
+  // (mean and inv_std still index the file's order).
   void gather_f32(std::span<const std::int64_t> rows, float* out, float scale = 1.0f,
                   std::span<const float> mean = {}, std::span<const float> inv_std = {},
-                  std::span<const std::int64_t> to = {}, std::span<const std::int32_t> chunks = {}) const;
+                  std::span<const std::int64_t> to = {}, std::span<const std::int32_t> chunks = {},
+                  std::int64_t channels_first = 0) const;
 
   // For each of the given rows, where its values whose bytes are not all zero lie: first[i] is
   // the first one's index in the row and end[i] one past the last (both 0 for a row of zeros).

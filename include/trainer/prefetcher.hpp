@@ -2,7 +2,7 @@
 // staging slots while the caller trains on the current one.
 //
 // Ownership: the caller owns the Dataset, the InputTransform, the staging storage (sized by the
-// memory plan, plan_storage() in run_plan.hpp) and the epoch order passed to start(); all must
+// memory plan, plan_storage() in run_storage.hpp) and the epoch order passed to start(); all must
 // outlive the epoch. The Prefetcher owns its thread.
 // Batches come out in order; a view returned by next() stays valid until the following next()
 // or start(). After gathering a batch the producer releases (madvise) the file pages of every
@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "trainer/augment.hpp"
 #include "trainer/dataset.hpp"
 
 namespace trainer {
@@ -60,9 +61,10 @@ struct StagingStorage {
 
 class Prefetcher {
  public:
-  // REQUIRES: depth >= 1, max_batch >= 1, storage spans at least the sizes above.
+  // REQUIRES: depth >= 1, max_batch >= 1, storage spans at least the sizes above. With an
+  // enabled `augment` (which must outlive the prefetcher) every gathered image is augmented.
   Prefetcher(const Dataset& data, const InputTransform& transform, StagingStorage storage, std::int64_t max_batch,
-             int depth = 2);
+             int depth = 2, const Augmentation* augment = nullptr);
   ~Prefetcher();  // abandons any epoch in progress and joins the thread
   Prefetcher(const Prefetcher&) = delete;
   Prefetcher& operator=(const Prefetcher&) = delete;
@@ -76,7 +78,9 @@ class Prefetcher {
   // The same for gradient accumulation: effective batches of `batch` samples (any size), each
   // split into micro-batches of `micro` samples (1 <= micro <= max_batch; the last micro-batch
   // of each effective batch may be smaller). Micro-batches never straddle two effective batches.
-  void start(std::span<const std::int64_t> order, std::int64_t batch, std::int64_t micro, bool drop_remainder);
+  // `epoch` selects the augmentation's draws.
+  void start(std::span<const std::int64_t> order, std::int64_t batch, std::int64_t micro, bool drop_remainder,
+             std::uint64_t epoch = 0);
 
   // The next batch of the epoch, waiting for it if needed; std::nullopt after the last one.
   std::optional<BatchView> next();
@@ -101,6 +105,8 @@ class Prefetcher {
 
   const Dataset& data_;
   const InputTransform& transform_;
+  const Augmentation* augment_;  // null or disabled: none
+  std::uint64_t epoch_ = 0;
   StagingStorage storage_;
   std::int64_t max_batch_;
   int depth_;

@@ -1,6 +1,7 @@
 // The whole memory of a training run, beyond its Storage: the plan of every resident anonymous
-// byte (storage items, per-thread stacks, the runtime baseline), the trial that measures it
-// in a forked child, and the watch that compares the live process with it while fit trains.
+// byte (storage items, per-thread stacks, the runtime baseline) and the watch that compares the
+// live process with it while fit trains. (The trial that measures it runs training steps, which
+// train/ hands down: trainer/training_trial.hpp.)
 //
 // What lives outside the Storage, and how it is counted (measurements in docs/memory.md):
 //   gemm stacks     the GEMMs (the packed kernel or Eigen) pack operands on the stack of the
@@ -22,21 +23,25 @@
 #include <optional>
 #include <string>
 
-#include "trainer/config.hpp"
 #include "trainer/memory_plan.hpp"
 #include "trainer/model.hpp"
 #include "trainer/rss_watch.hpp"
-#include "trainer/run_plan.hpp"
-#include "trainer/trial.hpp"
+#include "trainer/run_storage.hpp"
 
 namespace trainer {
-
-struct DataSets;
 
 // Resident bytes one extra thread costs besides its GEMM packing: measured 4-12 KiB for a
 // std::thread and 8 KiB for a libgomp worker (docs/memory.md); 32 KiB leaves room for the
 // prefetcher's gather frames.
 inline constexpr std::uint64_t kThreadOverhead = 32u * 1024;
+
+// What the budget limits: resident memory (cgroup, meminfo, --ram), or the address space an
+// rlimit counts, where every thread's stack is reserved whole.
+enum class LimitKind {
+  resident,
+  rlimit_data,  // private writable mappings: thread stacks, not the main thread's stack
+  rlimit_as,    // all of the address space, the main thread's stack included
+};
 
 struct RuntimeCosts {
   int threads = 1;                         // compute threads, the calling one included
@@ -45,23 +50,18 @@ struct RuntimeCosts {
   // Bytes counted per created thread: kThreadOverhead resident; under an rlimit budget the
   // whole reserved stack (RLIMIT_DATA and RLIMIT_AS count it, touched or not).
   std::uint64_t thread_bytes = kThreadOverhead;
+  LimitKind limit = LimitKind::resident;
 };
 
-// threads: compute threads in effect; baseline: RssAnon now (read here). virtual_limit: the
-// budget is an rlimit, which counts reserved stacks whole.
-RuntimeCosts current_runtime_costs(int threads, std::int64_t file_rows, bool virtual_limit = false);
+// threads: compute threads in effect; baseline: RssAnon now (read here); limit: what the
+// budget limits (an rlimit counts reserved stacks whole).
+RuntimeCosts current_runtime_costs(int threads, std::int64_t file_rows, LimitKind limit = LimitKind::resident);
 
-// Items: plan_storage(net, shape), then "GEMM scratch on the stacks (T threads)", "thread
-// stacks and TLS (W workers + prefetcher)", "prefetcher counters", "runtime baseline".
+// Items: plan_storage(net, shape), then gemm_scratch ("GEMM scratch on the stacks (T threads)":
+// under an rlimit, only what lies outside the stacks it already counts whole),
+// thread_stacks ("thread stacks and TLS (W workers + prefetcher)"), prefetcher_counters and
+// runtime_baseline.
 MemoryPlan plan_run(const Network& net, const RunShape& shape, const RuntimeCosts& costs);
-
-// Real training at `shape` in a forked child under RLIMIT_DATA = data_limit: the run's Storage,
-// the prefetcher thread filling both staging slots from the training rows, two optimizer steps
-// on micro-batches of shape.micro_batch, and one forward-only pass of shape.eval_batch rows of
-// the validation (else test, else training) rows. REQUIRES: data.train non-empty; this
-// process has not yet run an OpenMP parallel region with more than one thread (trial.hpp).
-TrialResult training_trial(const Config& config, const RunShape& shape, const DataSets& data,
-                           std::uint64_t data_limit, std::chrono::milliseconds timeout);
 
 // Fit's watch on its own resident memory: sample() every kWatchEvery steps and at epoch ends,
 // warn() once if the peak exceeds the plan by more than the headroom.

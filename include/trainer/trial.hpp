@@ -69,8 +69,16 @@ TrialResult run_trial(std::uint64_t limit_bytes, std::chrono::milliseconds timeo
 // fit).
 std::uint64_t data_limit_for(std::uint64_t anon_budget, const ProcessMemory& now, int new_threads,
                              std::uint64_t thread_stack_bytes);
-// Stack size of a thread created with default attributes (RLIMIT_STACK at start-up, usually
-// 8 MiB); libgomp uses it unless OMP_STACKSIZE says otherwise.
+// Stack size of a thread created with default attributes: RLIMIT_STACK at start-up (usually
+// 8 MiB), unless set_default_thread_stack() chose another.
 std::uint64_t default_thread_stack_bytes();
+
+// Makes threads created from now on reserve `bytes` of stack. An RLIMIT_DATA or RLIMIT_AS budget
+// counts every thread's reserved stack whole, touched or not: the trainer's threads need the
+// GEMM packing (at most 4 MiB, kGemmStackLimit) and the frames above it, not RLIMIT_STACK's
+// usual 8 MiB each. main() calls it before any thread starts. Returns false if glibc refused.
+bool set_default_thread_stack(std::uint64_t bytes);
+// What main() sets: the largest GEMM packing and 512 KiB for the frames above it.
+inline constexpr std::uint64_t kThreadStackBytes = (4u << 20) + (512u << 10);
 
 }  // namespace trainer

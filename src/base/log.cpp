@@ -62,6 +62,7 @@ bool quiet() { return g_quiet; }
 void info(const std::string& text) { emit(spdlog::level::info, text, nullptr); }
 void info(const std::string& text, const nlohmann::json& fields) { emit(spdlog::level::info, text, &fields); }
 void warn(const std::string& text) { emit(spdlog::level::warn, text, nullptr); }
+void warn(const std::string& text, const nlohmann::json& fields) { emit(spdlog::level::warn, text, &fields); }
 void error(const std::string& text, const nlohmann::json& fields) { emit(spdlog::level::err, text, &fields); }
 
 Progress::Progress(std::string label, std::int64_t total)

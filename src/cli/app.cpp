@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "trainer/distributed.hpp"
 #include "trainer/error.hpp"
 #include "trainer/log.hpp"
@@ -20,6 +21,7 @@ constexpr const char* kFooter = R"(Examples:
   trainer inspect data/digits/train_x.npy --json
   trainer validate --config run.json
   trainer import digits.csv.gz --out data/digits
+  trainer export --weights run.ckpt --format onnx --output model.onnx
 
 Sizes (--ram) use binary units: 1G = 1GB = 1GiB = 1024^3 bytes.
 Exit codes: 0 ok, 1 runtime failure, 2 usage/config error, 3 data error,
@@ -50,25 +52,7 @@ int run(int argc, char** argv) {
   app.fallthrough();  // common flags may follow the subcommand
 
   Globals g;
-  app.add_option("--config", g.config, "Config file (default: ./trainer.json, else the built-in digits demo)");
-  app.add_option("--ram", g.ram, "Memory budget: 12G, 512M, 1.5GiB, bytes, auto or none (binary units)")
-      ->check([](const std::string& v) {  // `--ram "$UNSET"` must not silently mean auto
-        return v.empty() ? std::string("an empty value is not a size: 12G, 512M, 1.5GiB, bytes, auto or none")
-                         : std::string();
-      });
-  app.add_option("--threads", g.threads, "Compute threads (default: the config's, 0 there = all cores)")
-      ->check([](const std::string& v) {  // CLI::PositiveNumber would print a range up to 1.8e308
-        long long n = 0;
-        try {
-          n = std::stoll(v);
-        } catch (const std::exception&) {
-        }
-        return n >= 1 ? std::string() : "'" + v + "' is not a thread count: a positive integer such as 2";
-      });
-  app.add_option("--seed", g.seed, "Random seed (shuffling, initialisation, dropout, validation split)");
-  app.add_flag("--json", g.json, "Print one JSON object on stdout instead of text");
-  app.add_option("--log-format", g.log_format, "Log format on stderr")->check(CLI::IsMember({"text", "json"}));
-  app.add_flag("-q,--quiet", g.quiet, "Only warnings and errors on stderr");
+  add_common_flags(app, g, kAllCommonFlags);
 
   Action action;
   add_fit(app, g, action);
@@ -79,6 +63,7 @@ int run(int argc, char** argv) {
   add_validate(app, g, action);
   add_import(app, g, action);
   add_report(app, g, action);
+  add_export(app, g, action);
 
   // CLI11 would only say "a subcommand is required"; name the unknown command and the valid ones.
   if (argc > 1 && argv[1][0] != '-') {

@@ -27,14 +27,15 @@ struct Globals {
 // The chosen command's work; returns the exit code, throws trainer::Error on failure.
 using Action = std::function<int()>;
 
-void add_fit(CLI::App& app, const Globals& globals, Action& action);
-void add_probe_batch(CLI::App& app, const Globals& globals, Action& action);
-void add_evaluate(CLI::App& app, const Globals& globals, Action& action);
-void add_predict(CLI::App& app, const Globals& globals, Action& action);
-void add_inspect(CLI::App& app, const Globals& globals, Action& action);
-void add_validate(CLI::App& app, const Globals& globals, Action& action);
-void add_import(CLI::App& app, const Globals& globals, Action& action);
-void add_report(CLI::App& app, const Globals& globals, Action& action);
+void add_fit(CLI::App& app, Globals& globals, Action& action);
+void add_probe_batch(CLI::App& app, Globals& globals, Action& action);
+void add_evaluate(CLI::App& app, Globals& globals, Action& action);
+void add_predict(CLI::App& app, Globals& globals, Action& action);
+void add_inspect(CLI::App& app, Globals& globals, Action& action);
+void add_validate(CLI::App& app, Globals& globals, Action& action);
+void add_import(CLI::App& app, Globals& globals, Action& action);
+void add_report(CLI::App& app, Globals& globals, Action& action);
+void add_export(CLI::App& app, Globals& globals, Action& action);
 
 // Parses argv, runs the chosen command, and returns the process exit code.
 int run(int argc, char** argv);

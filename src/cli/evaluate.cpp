@@ -5,20 +5,23 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "cli/run_config.hpp"
 #include "trainer/checkpoint.hpp"
+#include "trainer/network_for.hpp"
 #include "trainer/data_sets.hpp"
 #include "trainer/error.hpp"
 #include "trainer/evaluation.hpp"
 #include "trainer/log.hpp"
 #include "trainer/memory_search.hpp"
-#include "trainer/run_state.hpp"
+#include "trainer/run_storage.hpp"
 
 namespace trainer::cli {
 
-void add_evaluate(CLI::App& app, const Globals& g, Action& action) {
+void add_evaluate(CLI::App& app, Globals& g, Action& action) {
   auto weights = std::make_shared<std::string>();
   auto* sub = app.add_subcommand("evaluate", "Loss and accuracy of a checkpoint on the test (or validation) set");
+  add_common_flags(*sub, g, kAllCommonFlags);
   sub->footer("Example: trainer evaluate --config configs/digits-mlp.json --weights run.ckpt");
   sub->add_option("--weights", *weights, "Checkpoint written by trainer fit --checkpoint")->required();
   sub->callback([&action, &g, weights] {
@@ -29,7 +32,7 @@ void add_evaluate(CLI::App& app, const Globals& g, Action& action) {
         throw Error::data(*weights, "checkpoint was made with a different model or optimizer config",
                           "a checkpoint written by a run of " + config.source);
       }
-      InputTransform transform{ck.x_scale, ck.mean, ck.inv_std, {}};
+      InputTransform transform{ck.x_scale, ck.mean, ck.inv_std, {}, 0};
       DataSets data = open_data(config, DataUse::evaluate, &transform);
       const bool use_test = data.test.present();
       const RowSet& set = use_test ? data.test : data.validation;
@@ -37,8 +40,9 @@ void add_evaluate(CLI::App& app, const Globals& g, Action& action) {
         throw Error::usage(at_key(config.source, "/data/test"), "names no test or validation data to evaluate",
                            "/data/test, /data/validation or /data/validation_split");
       }
-      Network net(config.model, data.width);
-      if (static_cast<std::size_t>(net.layout().total) != ck.params.size() || ck.input_width != data.width) {
+      Network net = network_for(config, data.input);
+      if (static_cast<std::size_t>(net.layout().total) != ck.params.size() || ck.input_width != data.width ||
+          (data.input.image && ck.input != data.input)) {
         throw Error::data(*weights, "checkpoint does not match the model's parameter layout");
       }
       set_compute_threads(static_cast<int>(config.training.threads));

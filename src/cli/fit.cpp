@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "cli/run_config.hpp"
 #include "trainer/epoch_metrics_json.hpp"
 #include "trainer/fit.hpp"
@@ -39,17 +40,18 @@ nlohmann::json summary_json(const FitSummary& s) {
 
 }  // namespace
 
-void add_fit(CLI::App& app, const Globals& g, Action& action) {
+void add_fit(CLI::App& app, Globals& g, Action& action) {
   auto flags = std::make_shared<FitFlags>();
   auto* sub = app.add_subcommand("fit", "Train; log loss and accuracy (train and validation) per epoch");
+  add_common_flags(*sub, g, kAllCommonFlags);
   sub->footer("Example: trainer fit --config configs/digits-mlp.json --epochs 5 --metrics run.jsonl --checkpoint run.ckpt");
-  sub->add_option("--epochs", flags->epochs, "Epochs to train (overrides /training/epochs)")->check(CLI::PositiveNumber);
+  sub->add_option("--epochs", flags->epochs, "Epochs to train (overrides /training/epochs)")->check(at_least(1, "a number of epochs"));
   sub->add_option("--batch-size", flags->batch_size, "Effective batch: N, auto or full (overrides /training/batch_size)");
   sub->add_option("--micro-batch", flags->micro_batch, "Samples in memory at once: N or auto (overrides /training/micro_batch)");
   sub->add_option("--metrics", flags->options.metrics_path, "Write one JSON object per epoch to FILE.jsonl");
   sub->add_option("--checkpoint", flags->options.checkpoint_path, "Write a checkpoint to FILE after every epoch and on interrupt");
   sub->add_option("--resume", flags->options.resume_path, "Continue training from a checkpoint");
-  sub->add_option("--export-weights", flags->options.export_dir, "Write dense<i>.{weight,bias}.npy (PyTorch Linear layout) to DIR");
+  sub->add_option("--export-weights", flags->options.export_dir, "Write every tensor as <name>.npy in PyTorch's names and layouts (dense0.weight, conv0.weight, bn0.running_mean, ...) to DIR");
   sub->add_option("--report", flags->options.report_path, "Write an HTML report of the run (curves, memory breakdown) to FILE.html");
   sub->callback([&action, &g, flags] {
     action = [&g, flags] {

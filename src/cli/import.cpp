@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "trainer/error.hpp"
 #include "trainer/import.hpp"
 #include "trainer/npy_writer.hpp"
@@ -74,9 +75,10 @@ int run_import(ImportFlags& flags, const Globals& globals) {
 
 }  // namespace
 
-void add_import(CLI::App& app, const Globals& globals, Action& action) {
+void add_import(CLI::App& app, Globals& globals, Action& action) {
   auto flags = std::make_shared<ImportFlags>();
   auto* sub = app.add_subcommand("import", "Convert CSV (optionally .gz) or IDX (MNIST family, optionally .gz) into x.npy/y.npy");
+  add_common_flags(*sub, globals, kOutputFlags);
   sub->footer(
       "Examples:\n"
       "  trainer import data.csv.gz --out data/mine                 # label = last column\n"

@@ -7,6 +7,7 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "trainer/npy.hpp"
 
 namespace trainer::cli {
@@ -14,7 +15,6 @@ namespace {
 
 struct InspectOptions {
   std::string file;
-  bool json = false;  // also accepted after the subcommand, like the global --json
 };
 
 std::string shape_text(const std::vector<std::int64_t>& shape) {
@@ -52,14 +52,14 @@ int run_inspect(const InspectOptions& options, bool json) {
 
 }  // namespace
 
-void add_inspect(CLI::App& app, const Globals& globals, Action& action) {
+void add_inspect(CLI::App& app, Globals& globals, Action& action) {
   auto options = std::make_shared<InspectOptions>();  // outlives parsing: the action holds it
   auto* sub = app.add_subcommand("inspect", "Header facts and streamed min/max/mean of a .npy file");
+  add_common_flags(*sub, globals, kOutputFlags);
   sub->add_option("file", options->file, "the .npy file")->required();
-  sub->add_flag("--json", options->json, "one JSON object on stdout");
   sub->footer("Example: trainer inspect data/digits/train_x.npy --json");
   sub->callback([options, &globals, &action] {
-    action = [options, &globals] { return run_inspect(*options, options->json || globals.json); };
+    action = [options, &globals] { return run_inspect(*options, globals.json); };
   });
 }
 

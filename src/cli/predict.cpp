@@ -5,13 +5,15 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "trainer/checkpoint.hpp"
 #include "trainer/error.hpp"
 #include "trainer/log.hpp"
 #include "trainer/memory_search.hpp"
 #include "trainer/npy.hpp"
 #include "trainer/npy_writer.hpp"
-#include "trainer/run_state.hpp"
+#include "trainer/data_sets.hpp"
+#include "trainer/run_storage.hpp"
 
 namespace trainer::cli {
 namespace {
@@ -22,9 +24,10 @@ struct PredictFlags {
 
 }  // namespace
 
-void add_predict(CLI::App& app, const Globals& g, Action& action) {
+void add_predict(CLI::App& app, Globals& g, Action& action) {
   auto f = std::make_shared<PredictFlags>();
   auto* sub = app.add_subcommand("predict", "Model outputs for every row of an .npy file, written as .npy");
+  add_common_flags(*sub, g, kRamFlag | kThreadsFlag | kOutputFlags);
   sub->footer("Example: trainer predict --weights run.ckpt --input data/digits/test_x.npy --output pred.npy\n"
               "Outputs are class probabilities (cross_entropy: softmax; binary_cross_entropy: sigmoid) or values (mse).");
   sub->add_option("--weights", f->weights, "Checkpoint written by trainer fit --checkpoint")->required();
@@ -42,7 +45,13 @@ void add_predict(CLI::App& app, const Globals& g, Action& action) {
         throw Error::data(f->input, "has " + std::to_string(x.row_width()) + " values per sample",
                           "the model's " + std::to_string(ck.input_width) + " inputs");
       }
-      Network net(config.model, ck.input_width);
+      if (ck.input.image) {
+        const SampleShape given = sample_shape_of(x, config.data, config.model);
+        if (given != ck.input)
+          throw Error::data(f->input, "holds images of " + given.text() + " (CxHxW, layout " + to_string(config.data.layout) + ")",
+                            "the model's " + ck.input.text());
+      }
+      Network net(config.model, ck.input);
       if (static_cast<std::size_t>(net.layout().total) != ck.params.size()) {
         throw Error::data(f->weights, "checkpoint does not match its own model config");
       }
@@ -54,6 +63,7 @@ void add_predict(CLI::App& app, const Globals& g, Action& action) {
       shape.micro_batch = 1;
       shape.eval_batch = search.choice.eval;
       RunState st = allocate_run(net, shape, nullptr);
+      const std::int64_t channels_first = channels_first_of(ck.input, config.data);
       std::copy(ck.params.begin(), ck.params.end(), st.params.begin());
       Storage out_buffer(static_cast<std::uint64_t>(shape.eval_batch * net.outputs()) * sizeof(float));
       auto outputs = out_buffer.take_array<float>(static_cast<std::uint64_t>(shape.eval_batch * net.outputs()));
@@ -64,7 +74,7 @@ void add_predict(CLI::App& app, const Globals& g, Action& action) {
         const std::int64_t count = std::min(shape.eval_batch, n - begin);
         for (std::int64_t i = 0; i < count; ++i) st.eval_staging.rows[static_cast<std::size_t>(i)] = begin + i;
         x.gather_f32({st.eval_staging.rows.data(), static_cast<std::size_t>(count)}, st.eval_staging.x.data(),
-                     ck.x_scale, ck.mean, ck.inv_std);
+                     ck.x_scale, ck.mean, ck.inv_std, {}, {}, channels_first);
         net.evaluate(st.eval_staging.x.data(), nullptr, nullptr, count, outputs.data());
         writer.append(outputs.data(), count);
         x.release_rows(begin, begin + count);

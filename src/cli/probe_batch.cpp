@@ -6,12 +6,15 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "cli/run_config.hpp"
 #include "trainer/batch_search_json.hpp"
+#include "trainer/network_for.hpp"
 #include "trainer/data_sets.hpp"
 #include "trainer/distributed.hpp"
 #include "trainer/memory_search.hpp"
 #include "trainer/optimizer.hpp"
+#include "trainer/training_trial.hpp"
 
 namespace trainer::cli {
 namespace {
@@ -42,16 +45,31 @@ void print_ranks(nlohmann::json mine, bool json) {
   }
 }
 
+// The network layer by layer: what each keeps per training sample is what the batch multiplies.
+void print_layers(const std::vector<LayerSummary>& layers) {
+  std::printf("\n%-6s %-16s %-14s %12s %18s\n", "layer", "type", "output", "parameters", "activations/sample");
+  for (const auto& l : layers) {
+    std::string shape;
+    for (std::size_t i = 0; i < l.output_shape.size(); ++i) {
+      if (i > 0) shape += 'x';
+      shape += std::to_string(l.output_shape[i]);
+    }
+    std::printf("  %-4zu %-16s %-14s %12lld %18s\n", l.index, l.type.c_str(), shape.c_str(),
+                static_cast<long long>(l.parameters), format_bytes(l.activation_bytes_per_sample).c_str());
+  }
+}
+
 }  // namespace
 
-void add_probe_batch(CLI::App& app, const Globals& g, Action& action) {
+void add_probe_batch(CLI::App& app, Globals& g, Action& action) {
   auto* sub = app.add_subcommand("probe-batch", "Memory budget, the largest batch that fits, the breakdown and the trials");
+  add_common_flags(*sub, g, kAllCommonFlags);
   sub->footer("Example: trainer probe-batch --config configs/fashion-mnist-mlp.json --ram 12G --json");
   sub->callback([&action, &g] {
     action = [&g] {
       Config config = load_run_config(g);
       DataSets data = open_data(config, DataUse::train);
-      Network net(config.model, data.width);
+      Network net = network_for(config, data.input);
       Optimizer optimizer(config.optimizer);
       set_compute_threads(static_cast<int>(config.training.threads));
       RunShape shape;
@@ -61,7 +79,8 @@ void add_probe_batch(CLI::App& app, const Globals& g, Action& action) {
       shape.train_rows = data.train.size();
       shape.optimizer_state_per_param = optimizer.state_per_param();
       const std::int64_t largest_eval = std::max({data.validation.size(), data.test.size(), std::int64_t{1}});
-      BatchSearch s = search_batches(config, net, shape, data.train.size(), largest_eval, &data);
+      BatchSearch s = search_batches(config, net, shape, data.train.size(), largest_eval, data.train.data->size(),
+                                     training_trial_steps(config, data));
       const nlohmann::json out = to_json(s);
       if (Communicator::world().distributed()) {
         print_ranks(out, g.json);
@@ -76,8 +95,10 @@ void add_probe_batch(CLI::App& app, const Globals& g, Action& action) {
       std::printf("batch size   %lld (micro-batch %lld%s)\n", static_cast<long long>(s.choice.effective),
                   static_cast<long long>(s.choice.micro), s.choice.accumulates() ? ", accumulating" : "");
       std::printf("eval batch   %lld\n", static_cast<long long>(s.choice.eval));
+      std::printf("max batch    %lld (the largest micro-batch that fits)\n", static_cast<long long>(s.max_batch));
       std::printf("predicted    %s\n", format_bytes(s.predicted_peak).c_str());
       if (s.measured_peak > 0) std::printf("measured     %s\n", format_bytes(s.measured_peak).c_str());
+      print_layers(s.layers);
       int name_width = 9;
       for (const auto& item : s.breakdown) name_width = std::max(name_width, static_cast<int>(item.name.size()));
       std::printf("\n%-*s %14s\n", name_width + 2, "breakdown", "bytes");

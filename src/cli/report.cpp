@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/common_flags.hpp"
 #include "trainer/config.hpp"
 #include "trainer/error.hpp"
 #include "trainer/report.hpp"
@@ -62,9 +63,10 @@ int run_report(const ReportFlags& flags, const Globals& globals) {
 
 }  // namespace
 
-void add_report(CLI::App& app, const Globals& globals, Action& action) {
+void add_report(CLI::App& app, Globals& globals, Action& action) {
   auto flags = std::make_shared<ReportFlags>();
   auto* sub = app.add_subcommand("report", "A self-contained HTML report (or one SVG chart) of a run's metrics");
+  add_common_flags(*sub, globals, kConfigFlag | kOutputFlags);
   sub->footer(
       "Examples:\n"
       "  trainer fit --metrics run.jsonl && trainer probe-batch --json > probe.json\n"

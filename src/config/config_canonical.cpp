@@ -26,9 +26,43 @@ json ram(const SizeSpec& s) {
   return s.bytes;
 }
 
+json extent(const Extent& e) { return e.h == e.w ? json(e.h) : json{e.h, e.w}; }
+
+// Keys that older configs did not have appear only when they differ from the default, so the
+// hash of an MLP config (and of its checkpoints) is what it was before image layers existed.
 json layer(const LayerConfig& l) {
-  if (l.type == LayerConfig::Type::dropout) return {{"type", "dropout"}, {"rate", l.rate}};
-  return {{"type", "dense"}, {"units", l.units}, {"activation", to_string(l.activation)}};
+  using T = LayerConfig::Type;
+  json j{{"type", to_string(l.type)}};
+  switch (l.type) {
+    case T::dropout: j["rate"] = l.rate; break;
+    case T::dense:
+      j["units"] = l.units;
+      j["activation"] = to_string(l.activation);
+      if (!l.bias) j["bias"] = false;
+      break;
+    case T::conv2d:
+      j["filters"] = l.filters;
+      j["kernel"] = extent(l.kernel);
+      j["stride"] = extent(l.stride);
+      // Only "same" pads unevenly (an even kernel), so the canonical form reloads as it was.
+      j["padding"] = l.pad_begin == l.pad_end ? extent(l.pad_begin) : json("same");
+      j["activation"] = to_string(l.activation);
+      j["bias"] = l.bias;
+      break;
+    case T::max_pool2d:
+    case T::avg_pool2d:
+      j["size"] = extent(l.size);
+      j["stride"] = extent(l.stride);
+      break;
+    case T::batch_norm:
+      j["momentum"] = l.momentum;
+      j["eps"] = l.eps;
+      j["activation"] = to_string(l.activation);
+      break;
+    case T::global_avg_pool:
+    case T::flatten: break;
+  }
+  return j;
 }
 
 }  // namespace
@@ -42,6 +76,10 @@ json canonical(const Config& c) {
   if (c.data.validation.present()) data["validation"] = files(c.data.validation);
   else data["validation_split"] = c.data.validation_split;
   if (c.data.test.present()) data["test"] = files(c.data.test);
+  if (c.data.layout != Layout::nhwc) data["layout"] = to_string(c.data.layout);
+  if (!c.data.image_shape.empty()) data["image_shape"] = c.data.image_shape;
+  if (c.data.augment.enabled())
+    data["augment"] = {{"flip", c.data.augment.flip}, {"crop_padding", c.data.augment.crop_padding}};
 
   json layers = json::array();
   for (const auto& l : c.model.layers) layers.push_back(layer(l));
@@ -85,10 +123,13 @@ json canonical(const Config& c) {
 
 std::uint64_t config_hash(const Config& config) {
   const auto full = config_detail::canonical(config);
-  const nlohmann::json shaping{
+  nlohmann::json shaping{
       {"model", {{"layers", full["model"]["layers"]}, {"loss", full["model"]["loss"]}}},
       {"optimizer", {{"type", full["optimizer"]["type"]}}},
       {"data", {{"x_scale", full["data"]["x_scale"]}, {"normalize", full["data"]["normalize"]}}}};
+  // How pixels are laid out changes what the weights mean; absent for MLP configs, as before.
+  for (const char* key : {"layout", "image_shape"})
+    if (full["data"].contains(key)) shaping["data"][key] = full["data"][key];
   // FNV-1a 64: tiny, stable across platforms and releases, enough to tell configs apart.
   std::uint64_t h = 14695981039346656037ull;
   for (unsigned char byte : shaping.dump()) {

@@ -50,7 +50,7 @@ DataFiles read_files(const ObjectView& o) {
 
 DataConfig read_data(const ObjectView& o) {
   o.allow_only({"train", "validation", "validation_split", "test", "x_scale", "normalize",
-                "shuffle", "drop_remainder"});
+                "shuffle", "drop_remainder", "layout", "image_shape", "augment"});
   DataConfig d;
   d.train = read_files(o.object("train"));
   if (auto v = o.optional_object("validation")) d.validation = read_files(*v);
@@ -64,24 +64,112 @@ DataConfig read_data(const ObjectView& o) {
   d.normalize = o.choice("normalize", d.normalize, config_detail::normalize_names());
   d.shuffle = o.boolean("shuffle", d.shuffle);
   d.drop_remainder = o.boolean("drop_remainder", d.drop_remainder);
+  d.layout = o.choice("layout", d.layout, config_detail::layout_names());
+  if (o.has("image_shape")) {
+    const json& v = o.raw("image_shape");
+    const std::string want = "[H, W, C], three integers >= 1";
+    if (!v.is_array() || v.size() != 3) throw o.error("image_shape", "expected [H, W, C], got " + v.dump(), want);
+    for (const json& e : v) {
+      if (!e.is_number_integer() || e.get<std::int64_t>() < 1)
+        throw o.error("image_shape", "expected [H, W, C], got " + v.dump(), want);
+      d.image_shape.push_back(e.get<std::int64_t>());
+    }
+  }
+  if (auto a = o.optional_object("augment")) {
+    a->allow_only({"flip", "crop_padding"});
+    d.augment.flip = a->boolean("flip", false);
+    d.augment.crop_padding = at_least(*a, "crop_padding", 0, 0);
+  }
   return d;
+}
+
+// A height and width: a number (both) or [h, w], each an integer in [min, 2^20] (larger sides
+// would overflow the shape arithmetic long before any image needs them).
+Extent read_extent(const ObjectView& o, const std::string& key, Extent fallback, std::int64_t min) {
+  if (!o.has(key)) return fallback;
+  const json& v = o.raw(key);
+  constexpr std::int64_t kMax = std::int64_t{1} << 20;
+  const std::string want = "an integer from " + std::to_string(min) + " to " + std::to_string(kMax) + " or [h, w] of them";
+  auto one = [&](const json& e) {
+    if (!e.is_number_integer() || e.get<std::int64_t>() < min || e.get<std::int64_t>() > kMax)
+      throw o.error(key, "value " + v.dump() + " is not " + want, want);
+    return e.get<std::int64_t>();
+  };
+  if (v.is_array()) {
+    if (v.size() != 2) throw o.error(key, "expected [h, w], got " + v.dump(), want);
+    return {one(v[0]), one(v[1])};
+  }
+  if (!v.is_number()) throw o.error(key, "expected a number or [h, w], got " + config_detail::type_name(v), want);
+  const std::int64_t n = one(v);
+  return {n, n};
+}
+
+void read_conv2d(const ObjectView& o, LayerConfig& layer) {
+  o.allow_only({"type", "filters", "kernel", "stride", "padding", "activation", "bias"}, "for a conv2d layer");
+  if (!o.has("filters")) throw o.error("filters", "missing required key `filters`", "an integer >= 1");
+  layer.filters = at_least(o, "filters", 0, 1);
+  layer.kernel = read_extent(o, "kernel", layer.kernel, 1);
+  layer.stride = read_extent(o, "stride", {1, 1}, 1);
+  layer.activation = o.choice("activation", layer.activation, config_detail::activation_names());
+  layer.bias = o.boolean("bias", layer.bias);
+  if (!o.has("padding")) return;
+  const json& p = o.raw("padding");
+  if (p.is_string()) {
+    const std::string word = p.get<std::string>();
+    if (word == "valid") return;
+    if (word != "same") throw o.unknown_value("padding", word, {"same", "valid"});
+    if (layer.stride != Extent{1, 1})
+      throw o.error("padding", "\"same\" padding with stride " + o.raw("stride").dump(),
+                    "stride 1 with \"same\", or a number of zeros such as \"padding\": 1");
+    layer.pad_begin = {(layer.kernel.h - 1) / 2, (layer.kernel.w - 1) / 2};
+    layer.pad_end = {layer.kernel.h - 1 - layer.pad_begin.h, layer.kernel.w - 1 - layer.pad_begin.w};
+    return;
+  }
+  layer.pad_begin = layer.pad_end = read_extent(o, "padding", {0, 0}, 0);
 }
 
 LayerConfig read_layer(const ObjectView& o) {
   using Type = LayerConfig::Type;
-  const config_detail::NameTable<Type> types{{"dense", Type::dense}, {"dropout", Type::dropout}};
-  if (!o.has("type")) throw o.error("type", "missing required key `type`", "`dense` or `dropout`");
+  const auto& types = config_detail::layer_type_names();
+  if (!o.has("type")) {
+    std::vector<std::string> names;
+    for (const auto& [name, type] : types) names.push_back(name);
+    throw o.error("type", "missing required key `type`", config_detail::list_names(names));
+  }
   LayerConfig layer;
   layer.type = o.choice("type", Type::dense, types);
-  if (layer.type == Type::dense) {
-    o.allow_only({"type", "units", "activation"}, "for a dense layer");
-    if (!o.has("units")) throw o.error("units", "missing required key `units`", "an integer >= 1");
-    layer.units = at_least(o, "units", 0, 1);
-    layer.activation = o.choice("activation", layer.activation, config_detail::activation_names());
-  } else {
-    o.allow_only({"type", "rate"}, "for a dropout layer");
-    if (!o.has("rate")) throw o.error("rate", "missing required key `rate`", kFraction.valid);
-    layer.rate = ranged(o, "rate", 0.0, kFraction);
+  const std::string context = std::string("for a ") + to_string(layer.type) + " layer";
+  switch (layer.type) {
+    case Type::dense:
+      o.allow_only({"type", "units", "activation", "bias"}, context);
+      if (!o.has("units")) throw o.error("units", "missing required key `units`", "an integer >= 1");
+      layer.units = at_least(o, "units", 0, 1);
+      layer.activation = o.choice("activation", layer.activation, config_detail::activation_names());
+      layer.bias = o.boolean("bias", layer.bias);
+      break;
+    case Type::dropout:
+      o.allow_only({"type", "rate"}, context);
+      if (!o.has("rate")) throw o.error("rate", "missing required key `rate`", kFraction.valid);
+      layer.rate = ranged(o, "rate", 0.0, kFraction);
+      break;
+    case Type::conv2d: read_conv2d(o, layer); break;
+    case Type::max_pool2d:
+    case Type::avg_pool2d:
+      o.allow_only({"type", "size", "stride"}, context);
+      if (!o.has("size")) throw o.error("size", "missing required key `size`", "an integer >= 1 or [h, w] of them");
+      layer.size = read_extent(o, "size", layer.size, 1);
+      layer.stride = read_extent(o, "stride", layer.size, 1);
+      break;
+    case Type::batch_norm:
+      o.allow_only({"type", "momentum", "eps", "activation"}, context);
+      layer.momentum = o.number("momentum", layer.momentum);
+      if (!(layer.momentum >= 0.0 && layer.momentum <= 1.0))
+        throw o.error("momentum", "value " + o.raw("momentum").dump() + " is out of range", "a number in [0, 1]");
+      layer.eps = ranged(o, "eps", layer.eps, kPositive);
+      layer.activation = o.choice("activation", layer.activation, config_detail::activation_names());
+      break;
+    case Type::global_avg_pool:
+    case Type::flatten: o.allow_only({"type"}, context); break;
   }
   return layer;
 }
@@ -228,6 +316,10 @@ Config load_config_text(const std::string& text, const std::string& source,
   (void)root.string("$schema", {});  // only for editors; must still be a string
   config.data = read_data(root.object("data"));
   config.model = read_model(root.object("model"));
+  if (config.data.augment.enabled() && !is_image_model(config.model)) {
+    throw root.object("data").error("augment", "augmentation of a model without image layers",
+                                    "a model with conv2d, pooling, global_avg_pool or flatten layers, or no augment");
+  }
   if (auto o = root.optional_object("optimizer")) config.optimizer = read_optimizer(*o);
   if (auto o = root.optional_object("schedule")) config.schedule = read_schedule(*o);
   if (auto o = root.optional_object("training")) config.training = read_training(*o);

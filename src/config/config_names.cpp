@@ -35,6 +35,20 @@ const NameTable<Normalize>& normalize_names() {
   return t;
 }
 
+const NameTable<Layout>& layout_names() {
+  static const NameTable<Layout> t{{"nhwc", Layout::nhwc}, {"nchw", Layout::nchw}};
+  return t;
+}
+
+const NameTable<LayerConfig::Type>& layer_type_names() {
+  using T = LayerConfig::Type;
+  static const NameTable<T> t{{"dense", T::dense},           {"dropout", T::dropout},
+                              {"conv2d", T::conv2d},         {"max_pool2d", T::max_pool2d},
+                              {"avg_pool2d", T::avg_pool2d}, {"global_avg_pool", T::global_avg_pool},
+                              {"batch_norm", T::batch_norm}, {"flatten", T::flatten}};
+  return t;
+}
+
 const NameTable<OptimizerConfig::Type>& optimizer_names() {
   using T = OptimizerConfig::Type;
   static const NameTable<T> t{{"sgd", T::sgd}, {"adam", T::adam}, {"adamw", T::adamw}};
@@ -58,6 +72,19 @@ const char* to_string(Activation a) { return config_detail::name_of(config_detai
 const char* to_string(Loss l) { return config_detail::name_of(config_detail::loss_names(), l); }
 const char* to_string(Init i) { return config_detail::name_of(config_detail::init_names(), i); }
 const char* to_string(Normalize n) { return config_detail::name_of(config_detail::normalize_names(), n); }
+const char* to_string(Layout l) { return config_detail::name_of(config_detail::layout_names(), l); }
+const char* to_string(LayerConfig::Type t) { return config_detail::name_of(config_detail::layer_type_names(), t); }
+
+bool is_image_model(const ModelConfig& model) {
+  using T = LayerConfig::Type;
+  for (const LayerConfig& l : model.layers) {
+    if (l.type == T::conv2d || l.type == T::max_pool2d || l.type == T::avg_pool2d || l.type == T::global_avg_pool ||
+        l.type == T::flatten)
+      return true;
+  }
+  return false;
+}
+
 const char* to_string(OptimizerConfig::Type t) {
   return config_detail::name_of(config_detail::optimizer_names(), t);
 }

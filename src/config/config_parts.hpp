@@ -22,6 +22,8 @@ const NameTable<Activation>& activation_names();
 const NameTable<Loss>& loss_names();
 const NameTable<Init>& init_names();
 const NameTable<Normalize>& normalize_names();
+const NameTable<Layout>& layout_names();
+const NameTable<LayerConfig::Type>& layer_type_names();
 const NameTable<OptimizerConfig::Type>& optimizer_names();
 const NameTable<ScheduleConfig::Type>& schedule_names();
 const std::vector<std::string>& monitor_names();

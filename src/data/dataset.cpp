@@ -90,7 +90,8 @@ std::int64_t Dataset::classes() const { return outputs_ == 1 ? 2 : outputs_; }
 
 void Dataset::gather_inputs(std::span<const std::int64_t> rows, const InputTransform& transform, float* x_out,
                             std::span<const std::int64_t> to) const {
-  x_.gather_f32(rows, x_out, transform.scale, transform.mean, transform.inv_std, to, transform.chunks);
+  x_.gather_f32(rows, x_out, transform.scale, transform.mean, transform.inv_std, to, transform.chunks,
+                transform.channels_first);
 }
 
 void Dataset::gather(std::span<const std::int64_t> rows, const InputTransform& transform, float* x_out,
@@ -115,7 +116,7 @@ void Dataset::check_values() const {
   });
 }
 
-InputTransform Dataset::standardize_stats(std::span<const std::int64_t> rows, float scale) const {
+InputTransform Dataset::standardize_stats(std::span<const std::int64_t> rows, float scale, ChannelGroups groups) const {
   const std::int64_t width = x_.row_width();
   const auto w = static_cast<std::size_t>(width);
   const std::int64_t per_chunk = chunk_rows(width);
@@ -134,6 +135,29 @@ InputTransform Dataset::standardize_stats(std::span<const std::int64_t> rows, fl
         mean[j] += delta / static_cast<double>(seen);
         m2[j] += delta * (row[j] - mean[j]);
       }
+    }
+  }
+  if (groups.channels > 0) {
+    // Pooled per channel: every value of a channel was seen `seen` times, so the channel's mean
+    // is the mean of its values' means, and its squares gather each value's m2 plus its mean's
+    // distance from the channel's.
+    const auto c = static_cast<std::size_t>(groups.channels);
+    std::vector<double> cmean(c, 0.0), cm2(c, 0.0), count(c, 0.0);
+    for (std::size_t j = 0; j < w; ++j) {
+      const auto ch = static_cast<std::size_t>(groups.channel_of(static_cast<std::int64_t>(j), width));
+      cmean[ch] += mean[j];
+      count[ch] += 1.0;
+    }
+    for (std::size_t ch = 0; ch < c; ++ch) cmean[ch] /= count[ch];
+    for (std::size_t j = 0; j < w; ++j) {
+      const auto ch = static_cast<std::size_t>(groups.channel_of(static_cast<std::int64_t>(j), width));
+      const double d = mean[j] - cmean[ch];
+      cm2[ch] += m2[j] + static_cast<double>(seen) * d * d;
+    }
+    for (std::size_t j = 0; j < w; ++j) {
+      const auto ch = static_cast<std::size_t>(groups.channel_of(static_cast<std::int64_t>(j), width));
+      mean[j] = cmean[ch];
+      m2[j] = cm2[ch] / count[ch];
     }
   }
   InputTransform t;

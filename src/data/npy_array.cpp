@@ -45,15 +45,15 @@ std::array<std::uint64_t, 32> fortran_strides(const std::vector<std::int64_t>& s
 
 // Converts one row of a Fortran-ordered array: element j (C order over the trailing axes) of
 // row r is at r + sum_{k>=1} idx_k * strides[k]; an odometer walks idx without divisions.
-template <typename T>
+template <typename T, typename Sink>
 void gather_fortran_row(const std::uint8_t* data, std::uint64_t item, bool swap,
                         const std::vector<std::int64_t>& shape, const std::array<std::uint64_t, 32>& strides,
-                        std::int64_t row, std::int64_t width, float* out) {
+                        std::int64_t row, std::int64_t width, Sink&& put) {
   std::array<std::int64_t, 32> idx{};
   const std::size_t nd = shape.size();
   std::uint64_t pos = static_cast<std::uint64_t>(row);
   for (std::int64_t j = 0; j < width; ++j) {
-    out[j] = load_as<T, float>(data + pos * item, swap);
+    put(j, load_as<T, float>(data + pos * item, swap));
     for (std::size_t k = nd - 1; k >= 1; --k) {
       if (++idx[k] < shape[k]) {
         pos += strides[k];
@@ -98,6 +98,31 @@ struct RowTransform {
   }
 };
 
+// Rows of images stored channels first, written channels last with the transform folded in:
+// value j = c * P + p of the file goes to p * C + c. Reads each row once in the file's order.
+template <typename T>
+void gather_rows_channels_first(const NpyHeader& h, const std::uint8_t* data, std::span<const std::int64_t> rows,
+                                std::span<const std::int64_t> to, std::int64_t width, float* out, const RowTransform& t,
+                                std::int64_t channels) {
+  const bool swap = needs_swap(h);
+  const std::uint64_t item = h.item_size;
+  const std::int64_t pixels = width / channels;
+  const auto strides = fortran_strides(h.shape);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    float* dst = out + (to.empty() ? i : static_cast<std::size_t>(to[i])) * static_cast<std::size_t>(width);
+    auto put = [&](std::int64_t j, float v) {
+      v = t.mean.empty() ? v * t.scale : (v * t.scale - t.mean[static_cast<std::size_t>(j)]) * t.inv_std[static_cast<std::size_t>(j)];
+      dst[(j % pixels) * channels + j / pixels] = v;
+    };
+    if (rows_contiguous(h)) {
+      const std::uint8_t* src = data + static_cast<std::uint64_t>(rows[i]) * static_cast<std::uint64_t>(width) * item;
+      for (std::int64_t j = 0; j < width; ++j) put(j, load_as<T, float>(src + static_cast<std::uint64_t>(j) * item, swap));
+    } else {
+      gather_fortran_row<T>(data, item, swap, h.shape, strides, rows[i], width, put);
+    }
+  }
+}
+
 template <typename T>
 void gather_rows(const NpyHeader& h, const std::uint8_t* data, std::span<const std::int64_t> rows,
                  std::span<const std::int64_t> to, std::int64_t width, float* out, const RowTransform& t) {
@@ -132,7 +157,7 @@ void gather_rows(const NpyHeader& h, const std::uint8_t* data, std::span<const s
   const auto strides = fortran_strides(h.shape);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     float* dst = out + (to.empty() ? i : static_cast<std::size_t>(to[i])) * w;
-    gather_fortran_row<T>(data, item, swap, h.shape, strides, rows[i], width, dst);
+    gather_fortran_row<T>(data, item, swap, h.shape, strides, rows[i], width, [dst](std::int64_t j, float v) { dst[j] = v; });
     t.apply(dst, w);
   }
 }
@@ -240,8 +265,12 @@ void NpyArray::check_rows(std::span<const std::int64_t> rows) const {
 
 void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float scale,
                           std::span<const float> mean, std::span<const float> inv_std,
-                          std::span<const std::int64_t> to, std::span<const std::int32_t> chunks) const {
+                          std::span<const std::int64_t> to, std::span<const std::int32_t> chunks,
+                          std::int64_t channels_first) const {
   const std::int64_t width = row_width();
+  if (channels_first < 0 || (channels_first > 0 && (width % channels_first != 0 || !chunks.empty())))
+    throw Error::runtime(path_, "rows of " + std::to_string(width) + " values as " + std::to_string(channels_first) +
+                                    " channel planes", "a channel count that divides the row, without a column order");
   if (!chunks.empty() &&
       (width > kMaxChunkedWidth || static_cast<std::int64_t>(chunks.size()) != width / kChunkColumns ||
        std::any_of(chunks.begin(), chunks.end(), [&](std::int32_t c) { return c < 0 || c >= width / kChunkColumns; })))
@@ -255,7 +284,11 @@ void NpyArray::gather_f32(std::span<const std::int64_t> rows, float* out, float 
   const std::uint8_t* data = base_ + header_.data_offset;
   data_detail::guarded_read(path_, [&] {
     dispatch(header_.dtype, [&](auto tag) {
-      gather_rows<typename decltype(tag)::type>(header_, data, rows, to, width, out, {scale, mean, inv_std, chunks});
+      using T = typename decltype(tag)::type;
+      if (channels_first > 0 && width > 0)
+        gather_rows_channels_first<T>(header_, data, rows, to, width, out, {scale, mean, inv_std, {}}, channels_first);
+      else
+        gather_rows<T>(header_, data, rows, to, width, out, {scale, mean, inv_std, chunks});
     });
   });
 }

@@ -19,8 +19,16 @@ std::int64_t Prefetcher::batch_count(std::int64_t samples, std::int64_t batch, b
 }
 
 Prefetcher::Prefetcher(const Dataset& data, const InputTransform& transform, StagingStorage storage,
-                       std::int64_t max_batch, int depth)
-    : data_(data), transform_(transform), storage_(storage), max_batch_(max_batch), depth_(depth) {
+                       std::int64_t max_batch, int depth, const Augmentation* augment)
+    : data_(data),
+      transform_(transform),
+      augment_(augment != nullptr && augment->enabled() ? augment : nullptr),
+      storage_(storage),
+      max_batch_(max_batch),
+      depth_(depth) {
+  if (augment_ != nullptr && augment_->image.size() != data.width())
+    throw Error::runtime("prefetcher", "augmentation of images of " + std::to_string(augment_->image.size()) +
+                                           " values, rows have " + std::to_string(data.width()));
   if (depth < 1 || max_batch < 1) throw Error::runtime("prefetcher", "depth and max_batch must be >= 1");
   const auto slots = static_cast<std::size_t>(depth) * static_cast<std::size_t>(max_batch);
   const bool ids = data.target_kind() == TargetKind::class_ids;
@@ -68,7 +76,7 @@ void Prefetcher::start(std::span<const std::int64_t> order, std::int64_t batch, 
 }
 
 void Prefetcher::start(std::span<const std::int64_t> order, std::int64_t batch, std::int64_t micro,
-                       bool drop_remainder) {
+                       bool drop_remainder, std::uint64_t epoch) {
   if (micro < 1 || micro > max_batch_ || batch < 1)
     throw Error::runtime("prefetcher", "micro-batch " + std::to_string(micro) + " outside [1, max_batch]",
                          "at most " + std::to_string(max_batch_));
@@ -76,6 +84,7 @@ void Prefetcher::start(std::span<const std::int64_t> order, std::int64_t batch, 
   active_ = false;
   cv_.wait(lock, [this] { return !gathering_; });  // the slots and counters become ours
   order_ = order;
+  epoch_ = epoch;
   batch_ = batch;
   micro_ = std::min(micro, batch);
   batches_ = micro_count(static_cast<std::int64_t>(order.size()), batch, micro_, drop_remainder);
@@ -155,13 +164,21 @@ void Prefetcher::produce(std::int64_t k) {
   const auto rows = order_.subspan(static_cast<std::size_t>(c.first), static_cast<std::size_t>(c.n));
   const auto slot = static_cast<std::size_t>(k % depth_) * static_cast<std::size_t>(max_batch_);
   float* x = storage_.x.data() + slot * static_cast<std::size_t>(data_.width());
+  std::span<const std::int64_t> to;  // where row i went (empty: position i)
   if (data_.target_kind() == TargetKind::class_ids) {
     std::int32_t* labels = storage_.labels.data() + slot;
     data_.y().gather_labels(rows, labels, data_.classes());
-    data_.gather_inputs(rows, transform_, x, group_by_class(rows, labels));
+    to = group_by_class(rows, labels);
+    data_.gather_inputs(rows, transform_, x, to);
   } else {
     data_.gather(rows, transform_, x, nullptr,
                  storage_.targets.data() + slot * static_cast<std::size_t>(data_.target_width()));
+  }
+  if (augment_ != nullptr) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto at = static_cast<std::size_t>(to.empty() ? static_cast<std::int64_t>(i) : to[i]);
+      augment_->apply(x + at * static_cast<std::size_t>(data_.width()), rows[i], epoch_);
+    }
   }
   note_consumed_rows(rows);
 }

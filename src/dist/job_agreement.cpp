@@ -66,6 +66,13 @@ void sum_epoch_stats(Communicator& comm, double& loss_sum, std::int64_t& correct
   correct = static_cast<std::int64_t>(sums[1]);
 }
 
+void broadcast_from_root(Communicator& comm, std::span<float> values) {
+  if (!comm.distributed()) return;
+  // A sum to which the other ranks add zeros: exact, and no collective of its own to keep.
+  if (comm.rank() != 0) std::fill(values.begin(), values.end(), 0.0f);
+  comm.allreduce_sum(values);
+}
+
 void check_in_sync(Communicator& comm, std::span<const float> params, std::int64_t epoch) {
   if (!comm.distributed()) return;
   double sum = 0, abs_sum = 0;

@@ -16,7 +16,7 @@ ShardedBatches::ShardedBatches(Prefetcher& prefetcher, const Communicator& comm)
     : prefetcher_(prefetcher), rank_(comm.rank()), ranks_(comm.size()) {}
 
 void ShardedBatches::start(std::span<std::int64_t> order, std::int64_t batch, std::int64_t micro,
-                           bool drop_remainder) {
+                           bool drop_remainder, std::uint64_t epoch) {
   const auto n = static_cast<std::int64_t>(order.size());
   batch_ = batch;
   steps_ = Prefetcher::batch_count(n, batch, drop_remainder);
@@ -33,7 +33,7 @@ void ShardedBatches::start(std::span<std::int64_t> order, std::int64_t batch, st
   // Every part but the last is the full-batch part, so the prefetcher's batches of `own`
   // samples line up with the job's effective batches; the last part is never larger.
   const std::int64_t own = part_of(batch, rank_, ranks_).count;
-  if (own > 0 && w > 0) prefetcher_.start(order.first(static_cast<std::size_t>(w)), own, std::min(micro, own), false);
+  if (own > 0 && w > 0) prefetcher_.start(order.first(static_cast<std::size_t>(w)), own, std::min(micro, own), false, epoch);
 }
 
 std::optional<BatchView> ShardedBatches::next() {

@@ -14,8 +14,8 @@ std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
 
 }  // namespace
 
-void MemoryPlan::add(std::string name, std::uint64_t bytes) {
-  items_.push_back(MemoryItem{std::move(name), bytes});
+void MemoryPlan::add(std::string key, std::string name, std::uint64_t bytes) {
+  items_.push_back(MemoryItem{std::move(key), std::move(name), bytes});
 }
 
 void MemoryPlan::add(const std::vector<MemoryItem>& items) {

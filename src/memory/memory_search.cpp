@@ -1,11 +1,13 @@
 #include "trainer/memory_search.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "trainer/budget.hpp"
-#include "trainer/data_sets.hpp"
 #include "trainer/distributed.hpp"
 #include "trainer/error.hpp"
 #include "trainer/gemm_stack.hpp"
@@ -50,9 +52,12 @@ std::string after_failed_trials(const Network& net, std::int64_t micro, std::int
   const GemmStacks gemm = gemm_stacks(net, micro, eval, threads);
   constexpr std::uint64_t kOtherFrames = 256u << 10;  // the call chain above the GEMMs, with room
   const std::uint64_t need = std::max(gemm.caller, gemm.worker) + kOtherFrames;
-  // glibc sizes new threads' stacks from RLIMIT_STACK (2 MiB when unlimited): the smallest
-  // stack a compute thread has, the main thread's limit being RLIMIT_STACK itself.
-  const std::uint64_t limit = default_thread_stack_bytes();
+  // The smallest stack a compute thread has: the main thread's is RLIMIT_STACK, the workers'
+  // the default thread stack (RLIMIT_STACK's, or what main() set).
+  struct rlimit stack {};
+  std::uint64_t limit = default_thread_stack_bytes();
+  if (getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur != RLIM_INFINITY)
+    limit = std::min<std::uint64_t>(limit, stack.rlim_cur);
   if (limit == 0 || limit >= need) return "a larger --ram, or memory.verify false to skip trials";
   const std::uint64_t need_kib = (need + 1023) >> 10;
   return "a stack limit of at least " + std::to_string(need_kib) + " KiB (ulimit -s " + std::to_string(need_kib) +
@@ -69,13 +74,15 @@ std::string largest_items(const MemoryPlan& plan) {
 }  // namespace
 
 BatchSearch search_batches(const Config& config, const Network& net, RunShape shape, std::int64_t n_train,
-                           std::int64_t largest_eval_set, const DataSets* data) {
+                           std::int64_t largest_eval_set, std::int64_t file_rows, const TrialSteps& trial) {
   RealSystemProbe probe;
   const Budget budget = local_share(resolve_budget(config.memory.ram, config.memory.headroom, probe, config.memory.ram_label),
                                     config.memory.headroom);
   const int threads = std::max(1, set_compute_threads(static_cast<int>(config.training.threads)));
-  const std::int64_t file_rows = data != nullptr && data->train.present() ? data->train.data->size() : 0;
-  const Planner planner{net, shape, current_runtime_costs(threads, file_rows, budget.source.rfind("rlimit", 0) == 0)};
+  const LimitKind limit_kind = budget.source == "rlimit_data" ? LimitKind::rlimit_data
+                          : budget.source == "rlimit_as" ? LimitKind::rlimit_as
+                                                         : LimitKind::resident;
+  const Planner planner{net, shape, current_runtime_costs(threads, file_rows, limit_kind)};
   const TrainingConfig& t = config.training;
   const std::int64_t n = std::max<std::int64_t>(n_train, 1);
   // Evaluation batches reach kMaxEvalBatch, and never fall below the training micro-batch.
@@ -130,18 +137,28 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
                               " (or auto), or --ram none to lift the check");
     }
     micro = largest_fitting(1, hi, bytes_at, plannable.bytes);
+    s.max_batch = largest_fitting(1, n, bytes_at, plannable.bytes);
+  } else {
+    s.max_batch = n;
   }
 
-  // Evaluation gets its own, larger batch from what the training plan leaves.
+  // Evaluation gets its own, larger batch from what the training plan leaves. In a training run
+  // it adds at most a quarter to the training plan: past a few hundred rows a larger batch speeds
+  // evaluation little, while an image model's evaluation activations would take far more than
+  // its training (the Fashion-MNIST CNN: 161 MiB beyond a 55 MiB plan at 1024 rows).
+  const bool training_run = static_cast<bool>(trial);
   auto eval_for = [&](std::int64_t m) {
     const std::int64_t base = std::min(m, eval_cap(m));
-    if (!budget.enforced) return eval_cap(m);
+    const std::uint64_t training = planner.plan(m, base).total();
+    std::uint64_t limit = budget.enforced ? plannable.bytes : std::numeric_limits<std::uint64_t>::max();
+    if (training_run) limit = std::min(limit, training + training / 4);
+    if (limit == std::numeric_limits<std::uint64_t>::max()) return eval_cap(m);
     auto eval_bytes = [&](std::int64_t e) { return planner.plan(m, e).total(); };
-    return std::max(base, largest_fitting(base, eval_cap(m), eval_bytes, plannable.bytes));
+    return std::max(base, largest_fitting(base, eval_cap(m), eval_bytes, limit));
   };
 
   std::int64_t eval = eval_for(micro);
-  const bool verify = config.memory.verify && budget.enforced && data != nullptr && !forced && n_train > 0;
+  const bool verify = config.memory.verify && budget.enforced && trial && !forced && n_train > 0;
   for (int attempt = 0; verify; ++attempt) {
     RunShape trial_shape = shape;
     trial_shape.micro_batch = micro;
@@ -149,7 +166,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
     const std::uint64_t predicted = planner.plan(micro, eval).total();
     // RLIMIT_DATA counts reserved stacks too: the workers' and the prefetcher's.
     const std::uint64_t limit = data_limit_for(budget.raw_bytes, process_memory(probe), threads, default_thread_stack_bytes());
-    TrialResult r = training_trial(config, trial_shape, *data, limit, kTrialTimeout);
+    TrialResult r = run_trial(limit, kTrialTimeout, [&] { trial(trial_shape); });
     const bool fits = r.fits && r.peak_anon <= budget.raw_bytes;
     s.trials.push_back({micro, predicted, r.peak_anon, fits, fits ? "" : (r.reason.empty() ? "peak above the budget" : r.reason)});
     log::info("trial at micro-batch " + std::to_string(micro) + " (eval " + std::to_string(eval) + "): predicted " +
@@ -173,6 +190,7 @@ BatchSearch search_batches(const Config& config, const Network& net, RunShape sh
   s.choice = agree_batches(Communicator::world(), choose_batches(t, n_train, micro, eval, largest_eval_set), t, n_train);
   const MemoryPlan final_plan = planner.plan(s.choice.micro, s.choice.eval);
   s.breakdown = final_plan.items();
+  s.layers = net.layers();
   s.predicted_peak = final_plan.total();
   return s;
 }

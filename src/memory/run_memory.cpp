@@ -6,13 +6,10 @@
 #include <cstring>
 #include <string>
 
-#include "trainer/data_sets.hpp"
 #include "trainer/gemm_stack.hpp"
 #include "trainer/log.hpp"
-#include "trainer/optimizer.hpp"
-#include "trainer/prefetcher.hpp"
-#include "trainer/run_state.hpp"
 #include "trainer/size.hpp"
+#include "trainer/trial.hpp"
 #include "trainer/storage.hpp"
 #include "trainer/system_probe.hpp"
 
@@ -23,7 +20,7 @@ constexpr std::int64_t kReleaseBlockRows = 64;  // the prefetcher's page-release
 
 }  // namespace
 
-RuntimeCosts current_runtime_costs(int threads, std::int64_t file_rows, bool virtual_limit) {
+RuntimeCosts current_runtime_costs(int threads, std::int64_t file_rows, LimitKind limit) {
   RealSystemProbe probe;
   RuntimeCosts c;
   c.threads = std::max(1, threads);
@@ -33,7 +30,8 @@ RuntimeCosts current_runtime_costs(int threads, std::int64_t file_rows, bool vir
   malloc_trim(0);
   c.baseline = process_memory(probe).rss_anon;
   c.file_rows = file_rows;
-  if (virtual_limit) c.thread_bytes = std::max(kThreadOverhead, default_thread_stack_bytes());
+  c.limit = limit;
+  if (limit != LimitKind::resident) c.thread_bytes = std::max(kThreadOverhead, default_thread_stack_bytes());
   return c;
 }
 
@@ -41,59 +39,23 @@ MemoryPlan plan_run(const Network& net, const RunShape& shape, const RuntimeCost
   const auto threads = static_cast<std::uint64_t>(std::max(1, costs.threads));
   MemoryPlan p;
   p.add(plan_storage(net, shape));
-  p.add("GEMM scratch on the stacks (" + std::to_string(threads) + (threads == 1 ? " thread)" : " threads)"),
-        gemm_stacks(net, shape.micro_batch, shape.eval_batch, costs.threads).total(costs.threads));
+  // Under an rlimit the workers' packing lies inside their reserved stacks, already counted
+  // whole below, and the calling (main) thread's stack counts only towards RLIMIT_AS.
+  const GemmStacks gemm = gemm_stacks(net, shape.micro_batch, shape.eval_batch, costs.threads);
+  const std::uint64_t scratch = costs.limit == LimitKind::resident    ? gemm.total(costs.threads)
+                                : costs.limit == LimitKind::rlimit_as ? gemm.caller
+                                                                      : 0;
+  p.add("gemm_scratch", "GEMM scratch on the stacks (" + std::to_string(threads) + (threads == 1 ? " thread)" : " threads)"),
+        scratch);
   // OpenMP workers (the calling thread is already in the baseline) and the prefetcher.
   const std::uint64_t created = threads - 1 + 1;
-  p.add("thread stacks and TLS (" + std::to_string(threads - 1) + " workers + prefetcher)",
+  p.add("thread_stacks", "thread stacks and TLS (" + std::to_string(threads - 1) + " workers + prefetcher)",
         created * costs.thread_bytes);
   const auto blocks = static_cast<std::uint64_t>((std::max<std::int64_t>(costs.file_rows, 0) + kReleaseBlockRows - 1) /
                                                  kReleaseBlockRows);
-  p.add("prefetcher counters", align_up(blocks * sizeof(std::int32_t)));
-  p.add("runtime baseline", costs.baseline);
+  p.add("prefetcher_counters", "prefetcher counters", align_up(blocks * sizeof(std::int32_t)));
+  p.add("runtime_baseline", "runtime baseline", costs.baseline);
   return p;
-}
-
-TrialResult training_trial(const Config& config, const RunShape& shape, const DataSets& data,
-                           std::uint64_t data_limit, std::chrono::milliseconds timeout) {
-  auto work = [&] {
-    Network net(config.model, shape.width);
-    Optimizer optimizer(config.optimizer);
-    // Kept alive past work(): the trial's last sample, taken after work() returns, must see
-    // the run's memory (the child ends with _exit, which frees it).
-    static std::optional<RunState> kept;
-    kept.emplace(allocate_run(net, shape, &optimizer));
-    RunState& st = *kept;
-    net.init_weights(config.training.seed);
-    // The epoch order as fit fills it, then two micro-batches through the real prefetcher, so
-    // its thread and both staging slots are part of the measurement.
-    const std::size_t rows = std::min(st.order.size(), data.train.rows.size());
-    std::copy_n(data.train.rows.begin(), rows, st.order.begin());
-    const std::int64_t micro = std::max<std::int64_t>(1, shape.micro_batch);
-    const std::int64_t used = std::min<std::int64_t>(static_cast<std::int64_t>(rows), 2 * micro);
-    Prefetcher prefetcher(*data.train.data, data.transform, st.staging, micro, kPrefetchDepth);
-    prefetcher.start(st.order.first(static_cast<std::size_t>(used)), micro, micro, false);
-    std::int64_t step = 0;
-    while (const auto batch = prefetcher.next()) {
-      std::memset(st.grads.data(), 0, st.grads.size_bytes());
-      net.train_micro_batch(batch->x, batch->labels, batch->targets, batch->n,
-                            1.0f / static_cast<float>(batch->n), static_cast<std::uint64_t>(step));
-      optimizer.step(st.params, st.grads, config.optimizer.lr);
-      ++step;
-    }
-    const RowSet& eval_set = data.validation.present() ? data.validation
-                             : data.test.present()     ? data.test
-                                                       : data.train;
-    const std::int64_t m = std::min(shape.eval_batch, eval_set.size());
-    const Staging& es = st.eval_staging;
-    std::copy_n(eval_set.rows.begin(), m, es.rows.begin());
-    std::int32_t* labels = es.labels.empty() ? nullptr : es.labels.data();
-    float* targets = es.targets.empty() ? nullptr : es.targets.data();
-    eval_set.data->gather({es.rows.data(), static_cast<std::size_t>(m)}, data.transform, es.x.data(), labels,
-                          targets);
-    net.evaluate(es.x.data(), labels, targets, m, nullptr);
-  };
-  return run_trial(data_limit, timeout, work);
 }
 
 RunWatch::RunWatch(std::uint64_t planned_bytes, double headroom) : planned_(planned_bytes), headroom_(headroom) {}

@@ -214,6 +214,15 @@ std::uint64_t default_thread_stack_bytes() {
   return size;
 }
 
+bool set_default_thread_stack(std::uint64_t bytes) {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return false;
+  const bool ok = pthread_attr_setstacksize(&attr, static_cast<std::size_t>(bytes)) == 0 &&
+                  pthread_setattr_default_np(&attr) == 0;
+  pthread_attr_destroy(&attr);
+  return ok;
+}
+
 std::uint64_t data_limit_for(std::uint64_t anon_budget, const ProcessMemory& now, int new_threads,
                              std::uint64_t thread_stack_bytes) {
   const std::uint64_t reserved = now.vm_data > now.rss_anon ? now.vm_data - now.rss_anon : 0;

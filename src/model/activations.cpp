@@ -49,6 +49,15 @@ void apply(Activation f, const V& v, Eigen::Map<RowArr<T>>& a) {
 template <class T>
 void bias_activation_tile(Activation f, T* z, T* a, const T* bias, Index rows, Index cols, Index ld,
                           bool keep_z) {
+  if (bias == nullptr) {  // a layer without bias
+    if (f == Activation::linear && z == a) return;
+    for (Index r = 0; r < rows; ++r) {
+      Eigen::Map<RowArr<T>> zr(z + r * ld, cols);
+      Eigen::Map<RowArr<T>> ar(a + r * ld, cols);
+      apply<T>(f, zr, ar);
+    }
+    return;
+  }
   const Eigen::Map<const RowArr<T>> b(bias, cols);
   for (Index r = 0; r < rows; ++r) {
     Eigen::Map<RowArr<T>> zr(z + r * ld, cols);

@@ -14,6 +14,7 @@
 
 #include "eigen.hpp"
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 
 #include "compute_pool.hpp"
@@ -143,7 +144,7 @@ void dense_forward(const T* x, const T* w, const T* bias, Activation f, T* z, T*
     else
       Z.block(i0, j0, mi, nj).noalias() = X.middleRows(i0, mi) * W.middleRows(j0, nj).transpose();
     const Index at = i0 * n + j0;
-    bias_activation_tile(f, z + at, out + at, bias + j0, mi, nj, n, keep_z);
+    bias_activation_tile(f, z + at, out + at, bias ? bias + j0 : nullptr, mi, nj, n, keep_z);
   });
 }
 
@@ -242,6 +243,63 @@ GemmTiling gemm_tiling(std::int64_t m, std::int64_t n, std::int64_t k, int threa
                                 eigen_packing_bytes(tm, tn, std::min<std::int64_t>(k, 15))});
   }
   return g;
+}
+
+GemmStackBound gemm_stack_bound(const GemmProduct& p, int threads) {
+  GemmStackBound b;
+  auto add = [&](std::uint64_t bytes, bool parallel) {
+    b.caller = std::max(b.caller, bytes);
+    if (parallel) b.worker = std::max(b.worker, bytes);
+  };
+  // The batch side takes the values step, 2 step, ... up to its full size. Up to kExactValues of
+  // them are tiled one by one, exactly as the kernels will run them: packing is not monotone in
+  // either side (a tile's split, the packed kernel's depth slices, Eigen's depth blocks), so a
+  // smaller product may pack more. Beyond, bounds stand in.
+  constexpr std::int64_t kExactValues = 1024;
+  const std::int64_t size = p.depth_is_batch ? p.k : p.m, step = std::max<std::int64_t>(1, p.step);
+  if (size / step <= kExactValues) {
+    for (std::int64_t v = step; v <= size; v += step) {
+      const GemmTiling t = p.depth_is_batch ? gemm_tiling(p.m, p.n, v, threads) : gemm_tiling(v, p.n, p.k, threads);
+      add(t.packing_bytes, t.threads > 1);
+    }
+    if (size % step != 0) {
+      const GemmTiling t = gemm_tiling(p.m, p.n, p.k, threads);
+      add(t.packing_bytes, t.threads > 1);
+    }
+    return b;
+  }
+  if (!p.depth_is_batch) {  // every smaller side: gemm_tiling's bound
+    const GemmTiling t = gemm_tiling(p.m, p.n, p.k, threads);
+    add(t.packing_bound, t.threads > 1);
+    return b;
+  }
+  // Only the depth shrinks. The tiles depend on the depth only through the thread count (the
+  // parallel threshold) and the path (the packed kernel from depth 16), so each regime has one
+  // tiling, and a regime ends at k itself, at the deepest product that runs on one thread (its
+  // one tile is the whole output), or at depth 15. The packed kernel's packing grows with the
+  // depth (packed_gemm_scratch_bound). Eigen's does not: its depth block is the whole depth up to
+  // a cache-derived size, then a part of it (16 x 27 packs 161 KB at depth 936, 89 KB at 1024),
+  // so its regimes are searched depth by depth up to kEigenDepthSearch, past which the block
+  // size only repeats.
+  constexpr std::int64_t kEigenDepthSearch = 4096;
+  const double per_step = static_cast<double>(p.m) * static_cast<double>(p.n);
+  const auto single = static_cast<std::int64_t>(std::ceil(model::kParallelMinMacs / std::max(per_step, 1.0))) - 1;
+  for (const std::int64_t k : {p.k, single, std::int64_t{15}, std::min<std::int64_t>(15, single)}) {
+    if (k < 1 || k > p.k) continue;
+    const model::Tiling t = model::plan_tiles(p.m, p.n, k, threads);
+    if (model::use_packed(t, k)) {
+      add(model::packed_gemm_scratch_bound(t.tm, t.tn, k), t.used > 1);
+      continue;
+    }
+    add(eigen_packing_bytes(t.tm, t.tn, k), t.used > 1);
+    // Shallower products of the same regime (same tiles: plan_tiles(k') == t for them).
+    for (std::int64_t d = std::min(k - 1, kEigenDepthSearch); d >= 1; --d) {
+      const model::Tiling u = model::plan_tiles(p.m, p.n, d, threads);
+      if (u.used != t.used || model::use_packed(u, d)) break;  // another regime: searched on its own
+      add(eigen_packing_bytes(u.tm, u.tn, d), u.used > 1);
+    }
+  }
+  return b;
 }
 
 }  // namespace trainer

@@ -25,7 +25,7 @@ int compute_threads();
 
 // A dense layer's forward: z[m, n] = x[m, k] * w[n, k]^T (PyTorch Linear), then on each output
 // tile right after its GEMM, while it is in cache: v = z + bias; out = f(v). With keep_z, z
-// keeps v and out is a separate buffer; otherwise out == z (in place).
+// keeps v and out is a separate buffer; otherwise out == z (in place). bias may be null.
 template <class T>
 void dense_forward(const T* x, const T* w, const T* bias, Activation f, T* z, T* out, bool keep_z,
                    Index m, Index n, Index k);
@@ -43,7 +43,7 @@ void bias_grad(const T* dz, T* db, Index rows, Index n, bool accumulate = true);
 
 // One pass over a [rows, cols] tile at row stride ld: v = z + bias; a = f(v). If keep_z, z
 // receives v and a is a separate buffer (gelu needs v for its derivative); otherwise a == z is
-// allowed (in place). bias points at the tile's first column.
+// allowed (in place). bias points at the tile's first column, or is null (no bias).
 template <class T>
 void bias_activation_tile(Activation f, T* z, T* a, const T* bias, Index rows, Index cols, Index ld,
                           bool keep_z);

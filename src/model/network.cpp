@@ -1,24 +1,32 @@
 // trainer::Network: the float instantiation of the layer stack behind the public interface.
 #include "trainer/model.hpp"
 
-#include "dense_stack.hpp"
+#include "layer_stack.hpp"
 
 namespace trainer {
 
 struct Network::Impl {
-  model::DenseStack<float> stack;
+  model::LayerStack<float> stack;
 };
 
-Network::Network(const ModelConfig& config, std::int64_t input_width)
-    : impl_(new Impl{model::DenseStack<float>(config, input_width)}) {}
+Network::Network(const ModelConfig& config, const SampleShape& input)
+    : impl_(new Impl{model::LayerStack<float>(config, input)}) {}
+
+Network::Network(const ModelConfig& config, std::int64_t input_width) : Network(config, SampleShape::flat(input_width)) {}
 
 Network::~Network() { delete impl_; }
 
 const ParamLayout& Network::layout() const { return impl_->stack.layout(); }
-std::int64_t Network::input_width() const { return impl_->stack.input_width(); }
+const SampleShape& Network::input_shape() const { return impl_->stack.input_shape(); }
+std::int64_t Network::input_width() const { return impl_->stack.input_shape().size(); }
 std::int64_t Network::outputs() const { return impl_->stack.outputs(); }
 Loss Network::loss() const { return impl_->stack.loss(); }
 bool Network::first_layer_dense() const { return impl_->stack.first_layer_dense(); }
+bool Network::has_batch_norm() const { return impl_->stack.has_batch_norm(); }
+std::vector<LayerSummary> Network::layers() const { return impl_->stack.summaries(); }
+std::vector<GemmProduct> Network::gemm_products(std::int64_t micro, std::int64_t eval) const {
+  return impl_->stack.gemm_products(micro, eval);
+}
 
 std::vector<MemoryItem> Network::plan_train(std::int64_t batch) const { return impl_->stack.plan_train(batch); }
 std::vector<MemoryItem> Network::plan_eval(std::int64_t batch) const { return impl_->stack.plan_eval(batch); }

@@ -124,6 +124,7 @@ void write_checkpoint(const std::string& path, const CheckpointView& view) {
     w.str(h.config_json);
     w.pod(h.config_hash);
     w.pod(h.input_width);
+    for (std::int64_t v : {h.input.h, h.input.w, h.input.c, std::int64_t{h.input.image}}) w.pod(v);
     w.pod(h.seed);
     w.pod(h.epochs_done);
     w.pod(h.batches_done);
@@ -183,14 +184,26 @@ CheckpointData read_checkpoint(const std::string& path) {
   char magic[8];
   r.bytes(magic, sizeof magic);
   const auto version = r.pod<std::uint32_t>();
-  if (version != kCheckpointVersion) {
+  if (version != 1 && version != kCheckpointVersion) {
     throw Error::data(path, "checkpoint format version " + std::to_string(version) + " is not supported",
-                      "version " + std::to_string(kCheckpointVersion));
+                      "version 1 or " + std::to_string(kCheckpointVersion));
   }
   CheckpointData d;
+  d.version = version;
   d.config_json = r.str();
   d.config_hash = r.pod<std::uint64_t>();
   d.input_width = r.pod<std::int64_t>();
+  d.input = SampleShape::flat(d.input_width);
+  if (version >= 2) {
+    d.input.h = r.pod<std::int64_t>();
+    d.input.w = r.pod<std::int64_t>();
+    d.input.c = r.pod<std::int64_t>();
+    d.input.image = r.pod<std::int64_t>() != 0;
+    std::int64_t size = 0;  // overflow-checked: the fields are untrusted
+    if (d.input.h < 1 || d.input.w < 1 || d.input.c < 0 || __builtin_mul_overflow(d.input.h, d.input.w, &size) ||
+        __builtin_mul_overflow(size, d.input.c, &size) || size != d.input_width)
+      throw Error::data(path, "checkpoint is corrupt (its input shape does not match its input width)");
+  }
   d.seed = r.pod<std::uint64_t>();
   d.epochs_done = r.pod<std::int64_t>();
   d.batches_done = r.pod<std::int64_t>();

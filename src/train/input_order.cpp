@@ -58,7 +58,9 @@ void move_input_weights(const Network& net, const InputOrder& order, std::span<f
     }
   };
   move(params.data());
-  for (int s = 0; s < state_per_param; ++s) move(optimizer_state.data() + static_cast<std::size_t>(s) * params.size());
+  // State blocks are parallel to the trainable parameters, which the first layer's weights lead.
+  const auto block = static_cast<std::size_t>(net.layout().trainable);
+  for (int s = 0; s < state_per_param; ++s) move(optimizer_state.data() + static_cast<std::size_t>(s) * block);
 }
 
 void agree_input_order(Communicator& comm, InputOrder& order, std::int64_t width) {

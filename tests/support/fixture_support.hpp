@@ -29,7 +29,14 @@ struct ReferenceCase {
 
 ReferenceCase load_case(const std::string& name);
 
-// Reads dense<i>.weight.npy / dense<i>.bias.npy of `folder` into the flat layout.
+// Reads <tensor name>.npy of `folder` for every tensor of the layout into the flat layout.
 std::vector<float> load_flat_weights(const std::string& folder, const trainer::ParamLayout& layout);
+
+// The optimizer of a run's "hyperparameters" object.
+trainer::OptimizerConfig optimizer_from(const nlohmann::json& hyperparameters);
+
+// CHECKs every element within atol + rtol |ref|, reporting how many are outside and the worst.
+void check_close(const std::vector<float>& got, const std::vector<float>& ref, double atol, double rtol,
+                 const std::string& what);
 
 }  // namespace fixtures
