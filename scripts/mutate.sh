@@ -18,6 +18,7 @@
 #
 # Prints a table (mutation, what it breaks, tests failed, verdict) and exits 1 when any
 # mutation survived, did not apply or did not build, 2 on a usage error or a failing baseline.
+# Stopped by SIGINT or SIGTERM, it puts the mutated files back and prints the rows it finished.
 set -uo pipefail
 # Bash reads a script as it runs it: the braces make it read all of this one first, so editing
 # the file during an hour-long run does not change the run.
@@ -170,7 +171,21 @@ echo "mutate.sh: baseline passes ($total tests, $((SECONDS - start)) s)" >&2
 # ---- the mutations
 rows=()
 bad=0
-trap 'restore; exit 130' INT TERM
+# The table (Markdown, so that docs/testing.md can show it as is) of the mutations done so far.
+print_table() {  # print_table [NOTE]
+  echo
+  echo "Mutation run of $rev, $(date -u +%Y-%m-%d), ${#rows[@]} of ${#mutations[@]} mutations${1:-}, $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s${filter[*]:+, ctest ${filter[*]}}"
+  echo
+  echo "| mutation | what it breaks | tests failed | verdict | time |"
+  echo "|---|---|---|---|---|"
+  local r
+  for r in ${rows[@]+"${rows[@]}"}; do
+    r=${r//|/\\|}  # a | in a cell would end it
+    echo "| ${r//$'\t'/ | } |"
+  done
+}
+# Interrupted (a deadline, a machine needed elsewhere), the run still prints what it finished.
+trap 'restore; print_table " (interrupted)"; exit 130' INT TERM
 for m in "${mutations[@]}"; do
   t0=$SECONDS
   log="$logs/$m.log"
@@ -195,15 +210,6 @@ for m in "${mutations[@]}"; do
 done
 trap - INT TERM
 
-# ---- the table (Markdown, so that docs/testing.md can show it as is)
-echo
-echo "Mutation run of $rev, $(date -u +%Y-%m-%d), ${#mutations[@]} mutations, $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s${filter[*]:+, ctest ${filter[*]}}"
-echo
-echo "| mutation | what it breaks | tests failed | verdict | time |"
-echo "|---|---|---|---|---|"
-for r in "${rows[@]}"; do
-  r=${r//|/\\|}  # a | in a cell would end it
-  echo "| ${r//$'\t'/ | } |"
-done
+print_table
 exit "$bad"
 }
