@@ -1,6 +1,8 @@
-// Epoch orders and the validation split: deterministic, complete, and read-friendly.
+// Epoch orders and the validation split: deterministic, complete, uniform within a window, and
+// read-friendly.
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -36,6 +38,27 @@ TEST_CASE("order: a shuffled epoch is a permutation fixed by (seed, epoch)", "[d
   CHECK(epoch_order(1000, 42, 1, true) != epoch_order(1000, 42, 2, true));
   CHECK(epoch_order(1000, 42, 1, true) != epoch_order(1000, 43, 1, true));
   CHECK(epoch_order(1000, 42, 1, true) != epoch_order(1000, 42, 1, false));
+}
+
+TEST_CASE("order: within a window every row is equally likely at every position", "[data]") {
+  // 64 rows are one window: over many epochs each (row, position) pair comes up about equally
+  // often, and a row keeps its place about once per epoch. A biased shuffle (Sattolo's
+  // off-by-one never leaves a row in place) is still a permutation fixed by (seed, epoch).
+  const std::int64_t n = 64;
+  const std::int64_t epochs = 50 * n;
+  std::vector<std::int64_t> count(static_cast<std::size_t>(n * n), 0);
+  for (std::int64_t e = 0; e < epochs; ++e) {
+    const auto order = epoch_order(n, 1, static_cast<std::uint64_t>(e), true);
+    for (std::int64_t p = 0; p < n; ++p) ++count[static_cast<std::size_t>(order[p] * n + p)];
+  }
+  const double expected = static_cast<double>(epochs) / static_cast<double>(n);
+  double chi2 = 0;
+  for (std::int64_t c : count) chi2 += (static_cast<double>(c) - expected) * (static_cast<double>(c) - expected) / expected;
+  const double dof = static_cast<double>((n - 1) * (n - 1));
+  CHECK(chi2 < dof + 5 * std::sqrt(2 * dof));
+  std::int64_t kept = 0;
+  for (std::int64_t r = 0; r < n; ++r) kept += count[static_cast<std::size_t>(r * n + r)];
+  CHECK(std::abs(static_cast<double>(kept - epochs)) < 0.1 * static_cast<double>(epochs));
 }
 
 TEST_CASE("order: shuffled batches read few 64-row blocks while the blocks themselves move", "[data]") {

@@ -219,6 +219,14 @@ TEST_CASE("dropout is inverted, seeded, reproducible and off in evaluate", "[mod
   std::vector<float> out(x.size());
   b.net.evaluate(x.data(), nullptr, target.data(), rows, out.data());
   CHECK(std::all_of(out.begin(), out.end(), [](float v) { return v == 1.0f; }));
+  // ... also after a hidden layer, where dropout would act on the evaluation buffers, not on x
+  Bound h(model_of({dense(width), dropout(0.3), dense(width)}, Loss::mse), width, rows);
+  for (const auto& t : h.net.layout().tensors)
+    if (t.shape.size() == 2)
+      for (std::int64_t i = 0; i < width; ++i) h.params[static_cast<std::size_t>(t.offset + i * width + i)] = 1.0f;
+  std::fill(out.begin(), out.end(), 0.0f);
+  h.net.evaluate(x.data(), nullptr, target.data(), rows, out.data());
+  CHECK(std::all_of(out.begin(), out.end(), [](float v) { return v == 1.0f; }));
 }
 
 TEST_CASE("initialisers are seeded, within their bounds, with the documented spread, biases 0", "[model]") {
