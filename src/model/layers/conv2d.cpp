@@ -214,12 +214,13 @@ class Conv2d final : public Layer<T> {
         for (Index c = first_chunk; c < end_chunk; ++c) {
           const Index s0 = c * p.chunk, cs = std::min(p.chunk, n - s0), rows = cs * g_.pixels();
           const bool first = c == first_chunk;
-          const T* dz = fused_relu ? g + s0 * out_size : out_buf_.a + s0 * out_size;
+          // Fused, the output buffer does not exist (it is null): no pointer into it is formed.
+          const T* dz = chunk_out;
           if (fused) {
             next_->backward_chunk(chunk_out, s0, cs, out_buf_.f == Activation::relu);
-            dz = chunk_out;
-          } else if (!convert_first && !fused_relu) {
-            out_buf_.to_pre_activation_grad(g, cs * out_size, s0 * out_size);
+          } else {
+            dz = (fused_relu ? g : out_buf_.a) + s0 * out_size;
+            if (!convert_first && !fused_relu) out_buf_.to_pre_activation_grad(g, cs * out_size, s0 * out_size);
           }
           if constexpr (std::is_same_v<T, float>) {
             if (direct) {
