@@ -45,6 +45,10 @@ echo "== trainer fit without --config (the installed demo config), then export" 
 in_chroot sh -c 'cd /tmp && trainer fit --epochs 2 && trainer export --config /usr/share/trainer/configs/digits-mlp.json \
   --weights run.ckpt --format onnx --output model.onnx && trainer export --weights run.ckpt --format safetensors --output model.safetensors'
 
+echo "== the installed image-model demo: trainer fit, then ONNX export without --config" >&2
+in_chroot sh -c 'cd /tmp && trainer fit --config /usr/share/trainer/configs/digits-cnn.json --checkpoint cnn.ckpt &&
+  trainer export --weights cnn.ckpt --format onnx --output cnn.onnx'
+
 echo "== dpkg -c $(basename "$deb")" >&2
 dpkg -c "$deb"
 echo "check-package.sh: $(basename "$deb") installs and trains in a fresh Debian 12 chroot" >&2
