@@ -37,16 +37,28 @@ constexpr std::int64_t kRows = 350'000;  // x: 350000 x 784 float32 = 1.02 GiB
 constexpr std::int64_t kWidth = 784;
 constexpr int kClasses = 10;
 
-// The big data set: <build>/test-data/big-784/{x,y}.npy, made once (under a file lock, so
-// parallel test processes wait instead of writing it twice) and reused by later runs.
-fs::path big_data() {
-  const fs::path dir = fs::path(TRAINER_BINARY).parent_path() / "test-data" / "big-784";
+// <build>/test-data/NAME, written by `make(dir)` once (under a file lock, so parallel test
+// processes wait instead of writing it twice) and reused by later runs.
+template <class Make>
+fs::path made_once(const std::string& name, Make make) {
+  const fs::path dir = fs::path(TRAINER_BINARY).parent_path() / "test-data" / name;
   if (fs::exists(dir / "complete")) return dir;
   fs::create_directories(dir);
   const int lock = ::open((dir / "lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
   REQUIRE(lock >= 0);
   ::flock(lock, LOCK_EX);
   if (!fs::exists(dir / "complete")) {
+    make(dir);
+    trainer::test::write_text((dir / "complete").string(), "ok\n");
+  }
+  ::flock(lock, LOCK_UN);
+  ::close(lock);
+  return dir;
+}
+
+// The big data set: <build>/test-data/big-784/{x,y}.npy.
+fs::path big_data() {
+  return made_once("big-784", [](const fs::path& dir) {
     // Streamed in chunks, so the test itself never holds the set in memory. Labels follow the
     // sign of a fixed projection of the row so that the set is learnable, not noise.
     trainer::NpyStreamWriter x((dir / "x.npy").string(), trainer::DType::f4, {kWidth});
@@ -73,11 +85,7 @@ fs::path big_data() {
     }
     x.finish();
     y.finish();
-    trainer::test::write_text((dir / "complete").string(), "ok\n");
-  }
-  ::flock(lock, LOCK_UN);
-  ::close(lock);
-  return dir;
+  });
 }
 
 // A config over the big set: a small model so that one epoch is quick and the staged inputs
@@ -243,17 +251,11 @@ void more_than_the_choice_does_not_fit(Jail jail, const trainer_test::ScratchCgr
 }
 
 // Images for a conv model: <build>/test-data/images-32/{x,y}.npy, 524288 uint8 images 32x32x1
-// (512 MiB, four times the 128 MiB cgroup below), made once like big_data().
+// (512 MiB, four times the 128 MiB cgroup below).
 constexpr std::int64_t kImageRows = 524'288;
 constexpr std::uint64_t kImageLimit = 128 * MiB;
 fs::path image_data() {
-  const fs::path dir = fs::path(TRAINER_BINARY).parent_path() / "test-data" / "images-32";
-  if (fs::exists(dir / "complete")) return dir;
-  fs::create_directories(dir);
-  const int lock = ::open((dir / "lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-  REQUIRE(lock >= 0);
-  ::flock(lock, LOCK_EX);
-  if (!fs::exists(dir / "complete")) {
+  return made_once("images-32", [](const fs::path& dir) {
     trainer::NpyStreamWriter x((dir / "x.npy").string(), trainer::DType::u1, {32, 32, 1});
     trainer::NpyStreamWriter y((dir / "y.npy").string(), trainer::DType::u1, {});
     constexpr std::int64_t chunk = 4096;
@@ -277,11 +279,7 @@ fs::path image_data() {
     }
     x.finish();
     y.finish();
-    trainer::test::write_text((dir / "complete").string(), "ok\n");
-  }
-  ::flock(lock, LOCK_UN);
-  ::close(lock);
-  return dir;
+  });
 }
 
 template <class Check>
