@@ -7,10 +7,13 @@
 //
 // A max pool whose windows tile its input exactly can run inside the conv2d before it
 // (ChunkFusion): it then keeps, per output value, which window position it came from (a byte,
-// its top bit set when the value is above zero), since the conv2d's output is not kept.
+// its top bit set when the value is above zero), since the conv2d's output is not kept; a fused
+// 2x2 pool in single precision runs on the AVX-512 kernels of max_pool_2x2.hpp.
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
+#include "../max_pool_2x2.hpp"
 #include "../parallel.hpp"
 #include "layer.hpp"
 
@@ -51,7 +54,10 @@ class Pool2d final : public Layer<T>, public ChunkFusion<T> {
     // The window position takes 7 bits of a byte.
     return max_ && tiles_exactly_ && kh_ * kw_ <= 127 ? this : nullptr;
   }
-  void fuse() override { fused_ = true; }
+  void fuse() override {
+    fused_ = true;
+    fast_2x2_ = kh_ == 2 && kw_ == 2 && max_pool_2x2_available();
+  }
 
   T* forward_train(const T* in, Index n, const StepFlags&, SharedBuffers<T>) override {
     if (!fused_) pool(in, out_, n);  // fused: the conv2d before it has run forward_chunk
@@ -60,6 +66,9 @@ class Pool2d final : public Layer<T>, public ChunkFusion<T> {
 
   void forward_chunk(const T* in, Index s0, Index count) override {
     const Index out_size = this->output_.size(), in_size = h_ * w_ * c_;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast_2x2_) return max_pool_2x2_forward(in, count, h_, w_, c_, out_ + s0 * out_size, from_ + s0 * out_size);
+    }
     for (Index s = 0; s < count; ++s)
       for (Index oh = 0; oh < oh_; ++oh)
         for (Index ow = 0; ow < ow_; ++ow) {
@@ -72,6 +81,10 @@ class Pool2d final : public Layer<T>, public ChunkFusion<T> {
 
   void backward_chunk(T* din, Index s0, Index count, bool through_relu) const override {
     const Index out_size = this->output_.size(), in_size = h_ * w_ * c_;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast_2x2_)
+        return max_pool_2x2_spread(out_ + s0 * out_size, from_ + s0 * out_size, count, h_, w_, c_, through_relu, din);
+    }
     for (Index s = 0; s < count; ++s)
       for (Index oh = 0; oh < oh_; ++oh)
         for (Index ow = 0; ow < ow_; ++ow) {
@@ -114,7 +127,7 @@ class Pool2d final : public Layer<T>, public ChunkFusion<T> {
   // Channels a window's backward handles at once: its per-channel state stays in registers.
   static constexpr Index kChannelBlock = 64;
   // A fused pool's byte per output value: the window position, and whether the value is above zero.
-  static constexpr std::uint8_t kPositionBits = 0x7F, kAboveZero = 0x80;
+  static constexpr std::uint8_t kPositionBits = kPoolPositionBits, kAboveZero = kPoolAboveZero;
 
   // One window's largest value over `count` channels (x at its first pixel) into out, and the
   // position it came from into from (the first of equal values, as pool() and PyTorch take it;
@@ -226,6 +239,7 @@ class Pool2d final : public Layer<T>, public ChunkFusion<T> {
   bool max_ = true;
   bool tiles_exactly_ = false;  // windows neither overlap nor leave input values out
   bool fused_ = false;          // runs inside the conv2d before it (ChunkFusion)
+  bool fast_2x2_ = false;       // fused, 2x2, on max_pool_2x2.hpp's kernels (single precision)
   Index kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1;
   Index h_ = 1, w_ = 1, c_ = 1, oh_ = 1, ow_ = 1;
   T* out_ = nullptr;  // [b, oh, ow, c]; the output's gradient during backward
