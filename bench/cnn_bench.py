@@ -7,7 +7,7 @@ second would decide a single one; three of them make a window closer to PyTorch'
 
 Usage: bench/cnn_bench.py --trainer BUILD/trainer --torch-script PEERS/torch_cnn.py --data DIR --out DIR
            [--config configs/fashion-mnist-cnn.json] [--batches 32,128,512] [--rows 10000] [--repeats 1]
-           [--settings ootb,blas1,passive,passive-cl] [--gemm-bench BUILD/bench/gemm_bench]
+           [--settings ootb,blas1,passive,passive-cl] [--gemm-bench BUILD/bench/gemm_bench] [--augment]
            [--gemm-json OUT/gemm.json | --peak-gflops G] [--table-only]
 
 Every round runs, for each batch size, the trainer and each PyTorch setting as its own process,
@@ -15,6 +15,8 @@ in an order that rotates from round to round (this VM's speed drifts by 2-3x wit
 only figures of the same round compare); /proc/loadavg is recorded before each run. Both tools
 train on the first --rows rows of DIR/train_x.npy (the trainer from a copy of them, PyTorch with
 --limit) and evaluate nothing (torch_cnn.py --no-eval; the trainer's config without validation).
+With --augment the trainer also runs with data.augment (flip, crop_padding 2) in every round, and
+the table gives what augmentation costs against the plain run of the same round.
 
 PyTorch settings (2 threads; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, as they force older
 kernels; the caller's thread variables dropped):
@@ -59,13 +61,14 @@ SETTINGS = {
     "passive-cl": {"args": ["--in-memory", "--channels-last"], "env": {"OMP_WAIT_POLICY": "PASSIVE"}},
     "1thread": {"args": ["--in-memory"], "env": {}, "threads": 1},
 }
-LABELS = {"trainer": "trainer", "ootb": "out of the box, mmap", "blas1": "in memory, OpenBLAS 1 thread",
+LABELS = {"trainer": "trainer", "trainer-augment": "trainer, augment flip + crop_padding 2", "ootb": "out of the box, mmap", "blas1": "in memory, OpenBLAS 1 thread",
           "passive": "in memory, OMP_WAIT_POLICY=PASSIVE", "passive-cl": "in memory, PASSIVE, channels-last",
           "1thread": "in memory, 1 thread"}
 DROPPED_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOMP_SPINCOUNT",
                "OMP_PROC_BIND", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 TIMEOUT = 3600
 TRAINER_EPOCHS = 4  # the first is warm-up; the rate is over the others
+AUGMENT = {"flip": True, "crop_padding": 2}  # the --augment runs' data.augment
 
 
 def loadavg():
@@ -97,6 +100,10 @@ def trainer_config(a, rows_dir):
         c["data"].pop(part, None)
     path = os.path.join(a.out, "cnn-bench-config.json")
     with open(path, "w") as f:
+        json.dump(c, f, indent=1)
+    # The same run with the augmentation a user would switch on, to measure what it costs.
+    c["data"]["augment"] = AUGMENT
+    with open(os.path.join(a.out, "cnn-bench-config-augment.json"), "w") as f:
         json.dump(c, f, indent=1)
     return path
 
@@ -170,7 +177,7 @@ def measure(a):
     rows_dir = subset(a)
     config = trainer_config(a, rows_dir)
     runs = os.path.join(a.out, "cnn-runs.jsonl")
-    tools = ["trainer"] + a.settings
+    tools = ["trainer"] + (["trainer-augment"] if a.augment else []) + a.settings
     if a.gemm_bench:
         tools.append("sgemm")
     for r in range(1, a.repeats + 1):
@@ -184,10 +191,13 @@ def measure(a):
                     rate, rss = run_sgemm_peak(a), None  # GFLOP/s, not samples/s
                 elif tool == "trainer":
                     rate, rss = run_trainer(a, config, batch, f"r{r}")
+                elif tool == "trainer-augment":
+                    rate, rss = run_trainer(a, config.replace(".json", "-augment.json"), batch, f"augment-r{r}")
                 else:
                     rate, rss = run_torch(a, tool, batch)
                 with open(runs, "a") as f:
-                    f.write(json.dumps({"tool": tool if tool in ("trainer", "sgemm") else "torch", "setting": tool,
+                    f.write(json.dumps({"tool": tool if tool in ("trainer", "sgemm") else
+                                        "trainer" if tool == "trainer-augment" else "torch", "setting": tool,
                                         "batch": batch, "round": r, "rows": a.rows, "samples_per_sec": rate,
                                         "peak_rss_mib": rss, "loadavg_1min": load,
                                         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
@@ -255,7 +265,7 @@ def table(a):
                " | median | peak RSS |")
     out.append("|---|---|" + "---|" * (len({r['round'] for r in runs}) + 2))
     for batch in sorted({r["batch"] for r in runs}):
-        for s in ["trainer"] + settings:
+        for s in ["trainer", "trainer-augment"] + settings:
             mine = sorted((r for r in runs if r["batch"] == batch and r["setting"] == s), key=lambda r: r["round"])
             if not mine:
                 continue
@@ -264,6 +274,19 @@ def table(a):
             out.append(f"| {batch} | {LABELS.get(s, s)} | " + " | ".join(cells) +
                        f" | {fmt(med([r['samples_per_sec'] for r in mine if r['samples_per_sec']]))} | {fmt(rss)} MiB |")
     out.append("")
+    costs = {}
+    for batch in sorted({r["batch"] for r in runs}):
+        pairs = [(p["samples_per_sec"], q["samples_per_sec"]) for p in runs for q in runs
+                 if p["batch"] == q["batch"] == batch and p["round"] == q["round"] and p["setting"] == "trainer"
+                 and q["setting"] == "trainer-augment" and p["samples_per_sec"] and q["samples_per_sec"]]
+        if pairs:
+            costs[batch] = [1 - aug / plain for plain, aug in pairs]
+    if costs:
+        out.append("Cost of augmentation (" + json.dumps(AUGMENT) + ") per batch size: 1 - augmented / plain samples/s "
+                   "of the same round, per round (median): " +
+                   "; ".join(f"B={b} " + ", ".join(f"{100 * c:.1f}%" for c in cs) +
+                             f" ({100 * statistics.median(cs):.1f}%)" for b, cs in costs.items()) + ".")
+        out.append("")
     if round_peaks:
         out.append(f"2-thread SGEMM peak per round and batch (GFLOP/s): "
                    f"{', '.join(f'{p:.0f}' for p in round_peaks)}; the share of the bound is the median over "
@@ -296,6 +319,8 @@ def main():
     ap.add_argument("--gemm-json")
     ap.add_argument("--peak-gflops", type=float)
     ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--augment", action="store_true",
+                    help="also run the trainer with data.augment (flip, crop_padding 2) and report what it costs")
     a = ap.parse_args()
     a.batches = [int(b) for b in a.batches.split(",") if b]
     a.settings = [s for s in a.settings.split(",") if s]

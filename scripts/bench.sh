@@ -6,8 +6,9 @@
 #   --model cnn the image model (configs/fashion-mnist-cnn.json against ../shared/peers/torch_cnn.py):
 #               one conv layer's forward and backward and one training step (bench/conv_bench.cpp),
 #               then bench/cnn_bench.py: per round and batch (default "32 128 512"), the trainer,
-#               4 PyTorch settings and the 2-thread SGEMM peak interleaved (--skip-gemm: no
-#               conv_bench, no peak), 2 epochs on the first --rows rows (default 10000), epoch 2 timed.
+#               the trainer with data.augment (flip, crop), 4 PyTorch settings and the 2-thread
+#               SGEMM peak interleaved (--skip-gemm: no conv_bench, no peak), on the first --rows rows
+#               (default 10000): PyTorch's epoch 2 timed, the trainer's epochs 2-4.
 #   --model mlp (the default): the MLP of issue 6 (784-512-256-10, configs/fashion-mnist-mlp.json):
 #   default     SGEMM peak (bench/gemm_compare.py), one training step per layer size and batch
 #               (bench/step_bench.cpp, Google Benchmark; both skipped by --skip-gemm), then for each batch size one epoch of
@@ -120,7 +121,7 @@ if [ "$model" = cnn ]; then
   "$py" "$root/bench/cnn_bench.py" --trainer "$trainer" --torch-script "$root/../shared/peers/torch_cnn.py" \
     --data "$data" --out "$out" --config "$root/configs/fashion-mnist-cnn.json" \
     --batches "$(echo "$batches" | tr -s ' ' ,)" --rows "$rows" --repeats "$repeats" --settings "$settings" \
-    "${gemm_args[@]}"
+    --augment "${gemm_args[@]}"
   exit 0
 fi
 
