@@ -117,9 +117,9 @@ TEST_CASE("probe-batch --json reports the budget, the batch, the breakdown and t
   CHECK(measured >= predicted * 0.90);
 }
 
-TEST_CASE("probe-batch with --ram 1M exits 4 naming the largest items and the budget needed", "[memory][probe-batch]") {
-  TempDir dir;
-  const std::string config = make_run(dir);
+namespace {
+// probe-batch under --ram 1M: exit 4, the largest items and the budget needed; returns that budget.
+std::string budget_named_under_1m(const std::string& config) {
   const auto r = run_command(trainer_cmd(config, "--ram 1M probe-batch"));
   INFO(r.out);
   CHECK(r.exit_code == 4);
@@ -127,7 +127,13 @@ TEST_CASE("probe-batch with --ram 1M exits 4 naming the largest items and the bu
   CHECK(r.out.find("largest items") != std::string::npos);
   CHECK(r.out.find("optimizer state") != std::string::npos);  // Adam: the largest item at b = 1
   CHECK(r.out.find("at least") != std::string::npos);
-  CHECK_FALSE(value_after(r.out, "at least ").empty());
+  return value_after(r.out, "at least ");
+}
+}  // namespace
+
+TEST_CASE("probe-batch with --ram 1M exits 4 naming the largest items and the budget needed", "[memory][probe-batch]") {
+  TempDir dir;
+  CHECK_FALSE(budget_named_under_1m(make_run(dir)).empty());
 }
 
 // [real-memory]: the budget named is the plan's smallest, so it passes a trial only where the
@@ -136,10 +142,7 @@ TEST_CASE("probe-batch with --ram 1M exits 4 naming the largest items and the bu
 TEST_CASE("the budget probe-batch names after --ram 1M passes its trial", "[memory][probe-batch][real-memory]") {
   TempDir dir;
   const std::string config = make_run(dir);
-  const auto r = run_command(trainer_cmd(config, "--ram 1M probe-batch"));
-  INFO(r.out);
-  REQUIRE(r.exit_code == 4);
-  const std::string size = value_after(r.out, "at least ");
+  const std::string size = budget_named_under_1m(config);
   REQUIRE_FALSE(size.empty());
   INFO("suggested " << size);
   const auto ok = run_command(trainer_cmd(config, "--ram " + size + " --json probe-batch"), false);
