@@ -1,6 +1,6 @@
-// What the AVX-512 kernels (packed_gemm.cpp, direct_conv.cpp) share: <immintrin.h>, the attribute
-// that compiles a function for AVX-512 whatever the build targets (the kernels run only where the
-// CPU has it, checked at run time), and the mask of a partial register.
+// What the AVX-512 kernels (packed_gemm.cpp, direct_conv.cpp, max_pool_2x2.cpp) share:
+// <immintrin.h>, the attribute that compiles a function for AVX-512 whatever the build targets,
+// the run-time check that the CPU has it, and the mask of a partial register.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,12 @@
 #define TRAINER_AVX512 __attribute__((target("avx512f")))
 
 namespace trainer::model {
+
+// Whether this CPU runs the AVX-512 kernels: the one run-time check they all ask.
+inline bool avx512_available() {
+  static const bool available = __builtin_cpu_supports("avx512f");
+  return available;
+}
 
 // The first `count` of a register's 16 lanes.
 TRAINER_AVX512 inline __mmask16 lanes(std::int64_t count) {

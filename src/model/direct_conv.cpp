@@ -183,8 +183,7 @@ constexpr WeightGrad kWeightGrad[kDirectConvMaxDepth] = {
 }  // namespace
 
 bool direct_conv_available(const DirectConvShape& g) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  return avx512 && g.depth() >= 1 && g.depth() <= kDirectConvMaxDepth;
+  return avx512_available() && g.depth() >= 1 && g.depth() <= kDirectConvMaxDepth;
 }
 
 void direct_conv_forward(const DirectConvShape& g, const float* x, Index samples, const float* wt, const float* bias,

@@ -64,10 +64,7 @@ TRAINER_AVX512 void spread_pixel(const float* g, const std::uint8_t* from, Index
 
 }  // namespace
 
-bool max_pool_2x2_available() {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  return avx512;
-}
+bool max_pool_2x2_available() { return avx512_available(); }
 
 void max_pool_2x2_forward(const float* in, Index samples, Index h, Index w, Index c, float* out, std::uint8_t* from) {
   const Index oh = h / 2, ow = w / 2;

@@ -263,10 +263,7 @@ TRAINER_AVX512 void pack_right(const MatrixOperand& b, Index n, Index p0, Index 
 
 }  // namespace
 
-bool packed_gemm_available() {
-  static const bool available = __builtin_cpu_supports("avx512f");
-  return available;
-}
+bool packed_gemm_available() { return avx512_available(); }
 
 TRAINER_AVX512 void packed_gemm_tile(Index m, Index n, Index k, MatrixOperand a, MatrixOperand b, float* c, Index ldc,
                       bool accumulate) {
