@@ -4,7 +4,7 @@
 //
 // Same results as the general code: per output value the first largest of the window's four
 // (scanning the top row, then the bottom; a NaN in the first position stays, later NaNs never
-// win), its position 0-3 in a byte with kAboveZero set where the value is above zero; backward
+// win), its position 0-3 in a byte with kPoolAboveZero set where the value is above zero; backward
 // puts the gradient at that position and zero at the other three, or zero everywhere when the
 // value was not above zero and the gradient passes a relu.
 //
@@ -28,6 +28,8 @@ void max_pool_2x2_forward(const float* in, Index samples, Index h, Index w, Inde
 void max_pool_2x2_spread(const float* g, const std::uint8_t* from, Index samples, Index h, Index w, Index c,
                          bool through_relu, float* dx);
 
+// A fused max pool's byte per output value (here and in pool2d.cpp's general code): the window
+// position, and whether the value is above zero.
 inline constexpr std::uint8_t kPoolPositionBits = 0x7F, kPoolAboveZero = 0x80;
 
 }  // namespace trainer::model

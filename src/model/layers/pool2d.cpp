@@ -126,12 +126,10 @@ class Pool2d final : public Layer<T>, public ChunkFusion<T> {
  private:
   // Channels a window's backward handles at once: its per-channel state stays in registers.
   static constexpr Index kChannelBlock = 64;
-  // A fused pool's byte per output value: the window position, and whether the value is above zero.
-  static constexpr std::uint8_t kPositionBits = kPoolPositionBits, kAboveZero = kPoolAboveZero;
 
   // One window's largest value over `count` channels (x at its first pixel) into out, and the
   // position it came from into from (the first of equal values, as pool() and PyTorch take it;
-  // a NaN in the first pixel stays), with kAboveZero where it is above zero.
+  // a NaN in the first pixel stays), with kPoolAboveZero where it is above zero.
   void window_max(const T* x, T* out, std::uint8_t* from, Index count) const {
     // Positions as 32-bit lanes, so that they line up with the values' lanes.
     T best[kChannelBlock];
@@ -149,7 +147,7 @@ class Pool2d final : public Layer<T>, public ChunkFusion<T> {
       }
     for (Index ch = 0; ch < count; ++ch) {
       out[ch] = best[ch];
-      from[ch] = static_cast<std::uint8_t>(at[ch] | (best[ch] > T(0) ? kAboveZero : 0));
+      from[ch] = static_cast<std::uint8_t>(at[ch] | (best[ch] > T(0) ? kPoolAboveZero : 0));
     }
   }
 
@@ -160,8 +158,8 @@ class Pool2d final : public Layer<T>, public ChunkFusion<T> {
     T gain[kChannelBlock];
     std::int32_t at[kChannelBlock];
     for (Index ch = 0; ch < count; ++ch) {
-      at[ch] = from[ch] & kPositionBits;
-      gain[ch] = !through_relu || (from[ch] & kAboveZero) != 0 ? g[ch] : T(0);
+      at[ch] = from[ch] & kPoolPositionBits;
+      gain[ch] = !through_relu || (from[ch] & kPoolAboveZero) != 0 ? g[ch] : T(0);
     }
     for (Index i = 0; i < kh_; ++i)
       for (Index j = 0; j < kw_; ++j) {
