@@ -361,4 +361,16 @@ TEST_CASE("A checkpoint made by fit records how x is stored: ONNX export needs n
   require_runs({{dir.file("m.onnx"), dir.file("feed.npy"), dir.file("o.npy")}});
   check_same(dir.file("o.npy"), dir.file("p.npy"));
   require_checked({dir.file("m.onnx")});
+
+  {  // The recorded input does not need a --config, but a --config of another run is still refused.
+    json other = config;
+    other["model"]["layers"][0]["filters"] = 3;
+    write_config(dir.file("other.json"), other);
+    const RunResult r = run_trainer("export --config " + dir.file("other.json") + " --weights " + ckpt +
+                                    " --format onnx --output " + dir.file("other.onnx"));
+    INFO(r.out);
+    CHECK(r.exit_code == 3);
+    CHECK_THAT(r.out, Catch::Contains("different model"));
+    CHECK_FALSE(std::filesystem::exists(dir.file("other.onnx")));
+  }
 }

@@ -56,17 +56,20 @@ ExportedModel load_model(const std::string& path) {
   return m;
 }
 
-// Where the training x file is: the --config it was trained with (checked against the
-// checkpoint's hash), else the checkpoint's own config when its path is absolute. Relative
-// paths in a checkpoint are relative to a config folder the checkpoint does not record.
+// The --config given to export, refused when the checkpoint was not made by a run of it.
+Config run_config(const ExportedModel& m, const std::string& config_path) {
+  Config c = load_config_file(config_path);
+  if (config_hash(c) != m.checkpoint.config_hash)
+    throw Error::data(m.source, "checkpoint was made with a different model or optimizer config",
+                      "a checkpoint written by a run of " + config_path);
+  return c;
+}
+
+// Where the training x file is: the --config it was trained with, else the checkpoint's own
+// config when its path is absolute. Relative paths in a checkpoint are relative to a config
+// folder the checkpoint does not record.
 std::string training_x_path(const ExportedModel& m, const std::string& config_path) {
-  if (!config_path.empty()) {
-    const Config c = load_config_file(config_path);
-    if (config_hash(c) != m.checkpoint.config_hash)
-      throw Error::data(m.source, "checkpoint was made with a different model or optimizer config",
-                        "a checkpoint written by a run of " + config_path);
-    return c.data.train.x;
-  }
+  if (!config_path.empty()) return run_config(m, config_path).data.train.x;
   // m.config resolved relative paths against ".": the canonical text has them as written.
   const auto written = nlohmann::json::parse(m.checkpoint.config_json).at("data").at("train").at("x").get<std::string>();
   return std::filesystem::path(written).is_absolute() ? written : std::string();
@@ -79,7 +82,7 @@ std::string training_x_path(const ExportedModel& m, const std::string& config_pa
 InputSpec describe_input(const ExportedModel& m, const std::string& config_path) {
   const CheckpointData& ck = m.checkpoint;
   if (!ck.x_dtype.empty()) {
-    if (!config_path.empty()) training_x_path(m, config_path);  // a --config of another run is still an error
+    if (!config_path.empty()) run_config(m, config_path);  // a --config of another run is still an error
     InputSpec recorded{DType::f4, ck.x_sample_shape};
     npy_format::dtype_of_descr(ck.x_dtype, recorded.dtype);  // read_checkpoint refused unknown ones
     return recorded;
