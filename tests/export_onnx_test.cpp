@@ -71,6 +71,18 @@ void check_same(const std::string& onnx_out, const std::string& predict_out) {
   CHECK(worst_excess(a, b, kTolerance) == 0.0);
 }
 
+// `other`, a config that differs from the run's, given to export with the run's checkpoint: exit
+// 3 naming the checkpoint, and no model written.
+void require_other_config_refused(const TempDir& dir, const json& other, const std::string& ckpt) {
+  write_config(dir.file("other.json"), other);
+  const RunResult r = run_trainer("export --config " + dir.file("other.json") + " --weights " + ckpt +
+                                  " --format onnx --output " + dir.file("other.onnx"));
+  INFO(r.out);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.out, Catch::Contains(ckpt) && Catch::Contains("different model"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("other.onnx")));
+}
+
 }  // namespace
 
 TEST_CASE("ONNX export of a trained MLP (every activation, dropout, standardisation, uint8 images) equals trainer predict in ONNX Runtime",
@@ -223,17 +235,9 @@ TEST_CASE("ONNX input: a checkpoint naming its data by a relative path gives flo
   check_same(dir.file("typed_o.npy"), dir.file("p.npy"));
   require_checked({dir.file("flat.onnx"), dir.file("typed.onnx")});
 
-  {  // --config of another run is refused.
-    json other = config;
-    other["model"]["layers"][0]["units"] = 6;
-    write_config(dir.file("other.json"), other);
-    const RunResult r = run_trainer("export --config " + dir.file("other.json") + " --weights " + ckpt +
-                                " --format onnx --output " + dir.file("other.onnx"));
-    INFO(r.out);
-    CHECK(r.exit_code == 3);
-    CHECK_THAT(r.out, Catch::Contains(ckpt) && Catch::Contains("different model"));
-    CHECK_FALSE(std::filesystem::exists(dir.file("other.onnx")));
-  }
+  json other = config;  // --config of another run is refused.
+  other["model"]["layers"][0]["units"] = 6;
+  require_other_config_refused(dir, other, ckpt);
 }
 
 TEST_CASE("ONNX export of CNNs with batch norm, trained on images in every layout, equals trainer predict in ONNX Runtime",
@@ -362,15 +366,8 @@ TEST_CASE("A checkpoint made by fit records how x is stored: ONNX export needs n
   check_same(dir.file("o.npy"), dir.file("p.npy"));
   require_checked({dir.file("m.onnx")});
 
-  {  // The recorded input does not need a --config, but a --config of another run is still refused.
-    json other = config;
-    other["model"]["layers"][0]["filters"] = 3;
-    write_config(dir.file("other.json"), other);
-    const RunResult r = run_trainer("export --config " + dir.file("other.json") + " --weights " + ckpt +
-                                    " --format onnx --output " + dir.file("other.onnx"));
-    INFO(r.out);
-    CHECK(r.exit_code == 3);
-    CHECK_THAT(r.out, Catch::Contains("different model"));
-    CHECK_FALSE(std::filesystem::exists(dir.file("other.onnx")));
-  }
+  // The recorded input needs no --config, but a --config of another run is still refused.
+  json other = config;
+  other["model"]["layers"][0]["filters"] = 3;
+  require_other_config_refused(dir, other, ckpt);
 }
